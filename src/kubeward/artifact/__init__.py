@@ -1,0 +1,1 @@
+"""Where bytes come from: registries, archives, OCI layouts, the Docker daemon, directories."""

@@ -1,0 +1,1 @@
+"""Command line: one module per command group; parsing and wiring only, no logic."""

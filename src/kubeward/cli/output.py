@@ -1,0 +1,42 @@
+"""Writing a report where the user asked: stdout, or --output FILE (only once the scan has
+succeeded, through a temp file renamed into place, so a failed scan never clobbers it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from kubeward.errors import UsageError
+from kubeward.model import ScanResult
+
+
+def write_report(result: ScanResult, fmt: str, args: argparse.Namespace) -> None:
+    from kubeward.report import get_writer
+
+    writer = get_writer(fmt)
+    if not args.output or args.output == "-":
+        writer.write(result, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(args.output)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"--output {args.output}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            writer.write(result, out)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_warnings(result: ScanResult, args: argparse.Namespace) -> None:
+    if args.quiet:
+        return
+    for warning in result.warnings:
+        print(f"kubeward: warning: {warning}", file=sys.stderr)

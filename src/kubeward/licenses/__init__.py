@@ -1,0 +1,1 @@
+"""Licence text to SPDX: normalisation shared by every analyzer, and (later) licence policy."""
