@@ -213,7 +213,7 @@ def _image_manifest(
     return desc, built
 
 
-def write_oci_layout(
+def write_oci_layout(  # noqa: PLR0917
     layout: Path,
     layers: Sequence[Sequence[Entry]],
     tag: str = "latest",

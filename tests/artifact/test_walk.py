@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
-import imagebuild as ib
 import pytest
 
+import imagebuild as ib
 from kubeward.analyze.base import AnalyzedFile, Analyzer, InventoryBuilder, ScanContext
 from kubeward.artifact.filetree import FileTree, SymlinkLoopError, TreeEntry
 from kubeward.artifact.image import Image, Layer
@@ -218,7 +218,9 @@ def test_hardlinks_same_layer_lower_layer_and_missing() -> None:
 
 
 def test_device_files_are_never_read() -> None:
-    image = make_image([[ib.Entry("etc/os-release", kind="char"), ib.Entry("dev/null", kind="char")]])
+    image = make_image(
+        [[ib.Entry("etc/os-release", kind="char"), ib.Entry("dev/null", kind="char")]]
+    )
     tree, seen, warnings = walk(image)
     assert seen == []
     assert tree.get("dev/null") is not None

@@ -10,6 +10,7 @@ most one chunk of memory before the byte cap stops it.
 from __future__ import annotations
 
 import hashlib
+import typing
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -118,7 +119,7 @@ class LayerStream:
                     data = rest
             if not decomp.eof:
                 raise LayerError(f"{self._label}: gzip stream is truncated")
-        except isal_zlib.error as exc:
+        except isal_zlib.error as exc:  # type: ignore[misc]  # isal ships no stubs
             raise LayerError(f"{self._label}: corrupt gzip stream: {exc}") from exc
 
     def _zstd(self, head: bytes) -> Iterator[bytes]:
@@ -142,8 +143,9 @@ class LayerStream:
                     return first
                 return self._outer._read_raw(CHUNK if n is None or n < 0 else n)
 
+        source = typing.cast("typing.IO[bytes]", _Prepended(self, head))
         reader = zstandard.ZstdDecompressor().stream_reader(
-            _Prepended(self, head), read_size=CHUNK, read_across_frames=True
+            source, read_size=CHUNK, read_across_frames=True
         )
         try:
             while True:

@@ -16,9 +16,9 @@ from kubeward.model import ScanResult
 def write_report(result: ScanResult, fmt: str, args: argparse.Namespace) -> None:
     from kubeward.report import get_writer
 
-    writer = get_writer(fmt)
+    write = get_writer(fmt)
     if not args.output or args.output == "-":
-        writer.write(result, sys.stdout.buffer)
+        write(result, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     target = Path(args.output)
@@ -28,7 +28,7 @@ def write_report(result: ScanResult, fmt: str, args: argparse.Namespace) -> None
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            writer.write(result, out)
+            write(result, out)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -61,24 +61,27 @@ def open_image(args: argparse.Namespace, progress: LayerProgress | None) -> obje
         )
     if target.kind in ("rootfs", "dir"):
         return (check_local(target), target.kind)
-    path = check_local(target)
-    if target.kind == "docker-archive":
-        from kubeward.artifact import docker_archive
-
-        return docker_archive.open_image(path, target.selector)
-    if target.kind == "oci":
-        from kubeward.artifact import oci_layout
-
-        return oci_layout.open_layout(path, target.selector, args.platform)
-    if target.kind == "oci-archive":
-        from kubeward.artifact import oci_layout
-
-        return oci_layout.open_archive(path, target.selector, args.platform)
     if target.kind == "docker-daemon":
         from kubeward.artifact import docker_daemon
 
         cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return docker_daemon.open_image(target.location, cache_dir)
+        image = docker_daemon.open_image(target.location, cache_dir)
+        image.name = args.target
+        return image
+
+    path = check_local(target)
+    if target.kind == "docker-archive":
+        from kubeward.artifact import docker_archive
+
+        return docker_archive.open_image(path, target.selector, name=args.target)
+    if target.kind == "oci":
+        from kubeward.artifact import oci_layout
+
+        return oci_layout.open_layout(path, target.selector, args.platform, name=args.target)
+    if target.kind == "oci-archive":
+        from kubeward.artifact import oci_layout
+
+        return oci_layout.open_archive(path, target.selector, args.platform, name=args.target)
     raise UsageError(f"unsupported target kind {target.kind}")
 
 
@@ -99,8 +102,9 @@ def scan(args: argparse.Namespace) -> ScanResult:
                 opened.close()
         assert isinstance(opened, tuple)
         root, kind = opened
-        mode = "image" if kind == "rootfs" else "fs"
-        return scan_directory(root, args.target, kind, mode, options)
+        if kind == "rootfs":
+            return scan_directory(root, args.target, kind, "image", options)
+        return scan_directory(root, args.target, kind, "fs", options)
 
 
 def run(args: argparse.Namespace) -> int:
