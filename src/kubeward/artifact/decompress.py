@@ -10,8 +10,10 @@ most one chunk of memory before the byte cap stops it.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from kubeward.errors import LayerError
@@ -155,3 +157,50 @@ class LayerStream:
                 yield self._emit(out)
         except zstandard.ZstdError as exc:
             raise LayerError(f"{self._label}: corrupt zstd stream: {exc}") from exc
+
+
+_DONE = object()
+
+
+def prefetch(chunks: Iterable[bytes], depth: int = 4) -> Iterator[bytes]:
+    """Iterate `chunks` from a background thread, at most `depth` chunks ahead.
+
+    Reading, inflating and hashing all release the GIL, so on two cores they run beside
+    the tar parsing and analyzers instead of before them. Errors in the producer are
+    re-raised here; closing the iterator early stops the producer.
+    """
+    q: queue.Queue[object] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="kubeward-layer-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
+    finally:
+        stop.set()
+        thread.join()

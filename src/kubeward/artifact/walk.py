@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from kubeward.analyze.base import AnalyzedFile, Analyzer, InventoryBuilder
-from kubeward.artifact.decompress import LayerStream
+from kubeward.artifact.decompress import LayerStream, prefetch
 from kubeward.artifact.filetree import FileTree, TreeEntry, normalize_member
 from kubeward.artifact.image import Image, Layer
 from kubeward.artifact.tarstream import TarReader
@@ -126,6 +126,28 @@ def _under_blocked(path: str, blocked: set[str]) -> bool:
     return False
 
 
+class _RecentFiles:
+    """The last few MiB of file bytes read from a layer, so a hardlink that follows its
+    target closely (the usual order) needs no second pass over the layer."""
+
+    def __init__(self, budget: int = 32 * MiB) -> None:
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._budget = budget
+
+    def add(self, path: str, data: bytes) -> None:
+        if len(data) > self._budget:
+            return
+        self._data[path] = data
+        self._size += len(data)
+        while self._size > self._budget:
+            _, old = self._data.popitem(last=False)
+            self._size -= len(old)
+
+    def get(self, path: str) -> bytes | None:
+        return self._data.get(path)
+
+
 @dataclass
 class _PendingLink:
     alias: str
@@ -213,11 +235,12 @@ class ImageWalker:
             layer.digest and not layer.verified and layer.digest != layer.diff_id
         )
         stream = self._open_stream(index, layer, verify_compressed)
-        reader = TarReader(stream, label)
+        reader = TarReader(prefetch(stream), label)
         new_entries: dict[str, TreeEntry] = {}
         new_deleted: set[str] = set()
         new_blocked: set[str] = set()
         unresolved: dict[str, list[_PendingLink]] = {}
+        recent = _RecentFiles()
         wanted_by = self.dispatcher.wanted_by
         dispatch = self.dispatcher.dispatch
         max_file = self.options.max_file_bytes
@@ -226,7 +249,16 @@ class ImageWalker:
         try:
             for entry in reader:
                 name = entry.name
-                if name.startswith("./") or "/." in name or "//" in name or name.startswith("/"):
+                if name.startswith("./"):
+                    name = name[2:]
+                if (
+                    name.startswith(("/", "../"))
+                    or "//" in name
+                    or "/./" in name
+                    or "/../" in name
+                    or name.endswith(("/.", "/.."))
+                    or name in (".", "..")
+                ):
                     norm, problem = normalize_member(name)
                     if norm is None:
                         self.warn(f"{label}: skipped entry {name!r}: {problem}")
@@ -275,6 +307,7 @@ class ImageWalker:
                         continue
                     data = reader.read_data()
                     if analyzers:
+                        recent.add(path, data)
                         dispatch(AnalyzedFile(path, data, diff_id, entry.mode), analyzers)
                     for link in aliases or ():
                         dispatch(
@@ -295,7 +328,10 @@ class ImageWalker:
                         "file", known.size if known else 0, link_mode, diff_id, target
                     )
                     analyzers = wanted_by(path, link_mode)
-                    if analyzers:
+                    cached = recent.get(target) if analyzers else None
+                    if cached is not None:
+                        dispatch(AnalyzedFile(path, cached, diff_id, link_mode), analyzers)
+                    elif analyzers:
                         unresolved.setdefault(target, []).append(
                             _PendingLink(path, link_mode, diff_id, analyzers)
                         )
