@@ -355,3 +355,33 @@ def test_directory_walk_never_follows_symlinks_or_opens_fifos(tmp_path: Path) ->
     tree = done[0]
     assert tree.get("linkdir") == TreeEntry("symlink", 0, 0o777, None, str(outside))
     assert "linkdir/want.txt" not in tree
+
+
+def test_hardlink_to_a_file_just_read_needs_no_second_pass() -> None:
+    image = make_image(
+        [[ib.file("a/want.txt", "shared bytes"), ib.hardlink("b/want.txt", "a/want.txt")]]
+    )
+    opened: list[int] = []
+    layer = image.layers[0]
+
+    def counting_open() -> io.BytesIO:
+        opened.append(1)
+        return layer.open()  # type: ignore[return-value]
+
+    image.layers[0] = Layer(layer.diff_id, counting_open, layer.digest)
+    _, seen, warnings = walk(image)
+    assert seen == [
+        ("a/want.txt", b"shared bytes", layer.diff_id),
+        ("b/want.txt", b"shared bytes", layer.diff_id),
+    ]
+    assert warnings == []
+    assert len(opened) == 1
+
+
+def test_corrupt_zstd_is_an_error() -> None:
+    tar = ib.layer_tar([ib.file("want.txt", "x" * 100_000)])
+    blob = bytearray(ib.compress(tar, "zstd"))
+    blob[20:40] = b"\xff" * 20
+    image = Image("t", "oci", {}, [Layer(ib.sha256(tar), lambda: io.BytesIO(bytes(blob)))])
+    with pytest.raises((LayerError, DigestMismatchError), match=r"^layer 1/1 \(sha256:"):
+        walk(image)

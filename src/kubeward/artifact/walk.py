@@ -197,7 +197,9 @@ class ImageWalker:
     def _label(self, index: int, layer: Layer) -> str:
         return f"layer {index + 1}/{len(self.image.layers)} ({layer.diff_id[:19]})"
 
-    def _open_stream(self, index: int, layer: Layer, verify_compressed: bool) -> LayerStream:
+    def _open_stream(
+        self, index: int, layer: Layer, verify_compressed: bool, report: bool = True
+    ) -> LayerStream:
         label = self._label(index, layer)
         try:
             raw = layer.open()
@@ -208,7 +210,7 @@ class ImageWalker:
         budget = min(
             self.options.max_layer_bytes, self.options.max_total_bytes - self.state.total_bytes
         )
-        on_read = self.progress.advance if self.progress is not None else None
+        on_read = self.progress.advance if self.progress is not None and report else None
         return LayerStream(raw, label, budget, hash_compressed=verify_compressed, on_read=on_read)
 
     def _verify(self, index: int, layer: Layer, stream: LayerStream) -> None:
@@ -373,8 +375,8 @@ class ImageWalker:
         self, index: int, layer: Layer, unresolved: dict[str, list[_PendingLink]]
     ) -> None:
         """Read this layer again for the targets of wanted hardlinks."""
-        stream = self._open_stream(index, layer, False)
-        reader = TarReader(stream, self._label(index, layer))
+        stream = self._open_stream(index, layer, False, report=False)
+        reader = TarReader(prefetch(stream), self._label(index, layer))
         for entry in reader:
             if not unresolved:
                 break
