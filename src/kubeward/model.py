@@ -141,7 +141,7 @@ class ArtifactInfo:
     """What was scanned. `name` is what the user typed; the rest is read from the artifact."""
 
     name: str
-    # "registry" | "docker-archive" | "oci-archive" | "oci" | "docker-daemon" | "rootfs" | "fs"
+    # "registry" | "docker-archive" | "oci-archive" | "oci" | "docker-daemon" | "rootfs" | "dir"
     kind: str
     image_id: str | None = None  # config digest
     repo_digest: str | None = None  # manifest digest, when known
