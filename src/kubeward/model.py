@@ -124,6 +124,10 @@ class Finding:
     references: tuple[str, ...] = ()
     package: Package | None = None
     fixed_version: str | None = None
+    aliases: tuple[str, ...] = ()  # other ids naming the same problem (CVE, GHSA, PYSEC ...)
+    # How the finding was reached, sorted (key, value) pairs: for vulnerabilities
+    # "installed", "affected" (the matched range), "source" (advisory feeds), "scheme" ...
+    evidence: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,9 @@ SMALL_GOLDEN = """\
       "remediation": null,
       "references": [],
       "package": null,
-      "fixedVersion": null
+      "fixedVersion": null,
+      "aliases": [],
+      "evidence": {}
     }
   ],
   "warnings": [

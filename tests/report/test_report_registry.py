@@ -14,7 +14,7 @@ from kubeward.report import WRITERS, creation_time, get_writer, spdx_expression
 
 
 def test_every_format_resolves_to_a_working_writer() -> None:
-    assert sorted(WRITERS) == ["cyclonedx", "json", "spdx-json", "table"]
+    assert sorted(WRITERS) == ["cyclonedx", "json", "sarif", "spdx-json", "table"]
     result = ScanResult(artifact=ArtifactInfo(name="scratch", kind="fs"))
     for fmt in WRITERS:
         out = io.BytesIO()

@@ -14,7 +14,10 @@ from pathlib import Path
 from kubeward import __version__
 
 COMMANDS = {
+    "image": ("kubeward.cli.image", "find vulnerable packages in a container image"),
+    "fs": ("kubeward.cli.fs", "find vulnerable packages in a directory"),
     "sbom": ("kubeward.cli.sbom", "list every package in an image or directory (SBOM)"),
+    "db": ("kubeward.cli.db", "manage the vulnerability database"),
 }
 
 

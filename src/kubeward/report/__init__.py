@@ -27,6 +27,7 @@ WRITERS: dict[str, str] = {
     "json": "json_report",
     "cyclonedx": "cyclonedx",
     "spdx-json": "spdx_json",
+    "sarif": "sarif",
 }
 
 

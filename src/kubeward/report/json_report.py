@@ -109,6 +109,8 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "references": list(finding.references),
         "package": None if finding.package is None else _package(finding.package),
         "fixedVersion": finding.fixed_version,
+        "aliases": list(finding.aliases),
+        "evidence": dict(sorted(finding.evidence)),
     }
 
 
