@@ -80,27 +80,41 @@ def main() -> None:
     if args.rebuild or not DB.exists():
         build()
     from kubeward.model import Inventory
+    from kubeward.vulndb import match, severity, store
     from kubeward.vulndb.match import match_inventory
     from kubeward.vulndb.store import Database
 
     inv = inventory()
     assert isinstance(inv, Inventory)
-    db = Database.open(DB)
-    # raw cost: the lookups alone, grouped as the matcher groups them
-    start = time.perf_counter()
-    groups: dict[tuple[str, str | None], list[str]] = {}
-    for p in inv.packages:
-        key = (p.ecosystem, "debian:11" if p.ecosystem == "deb" else None)
-        groups.setdefault(key, []).append(p.name)
-    for (eco, distro), names in groups.items():
-        db.lookup(eco, distro, names)
-    lookup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    findings = match_inventory(inv, db)
-    match_s = time.perf_counter() - start
+    lookups, matches = [], []
+    findings: list[object] = []
+    for _ in range(3):
+        # every run starts cold: a new connection and no memoised parses
+        store._ranges.cache_clear()
+        severity.severity_of.cache_clear()
+        severity.cvss_score.cache_clear()
+        match._first_sentence.cache_clear()
+        db = Database.open(DB)
+        start = time.perf_counter()
+        groups: dict[tuple[str, str | None], list[str]] = {}
+        for p in inv.packages:
+            key = (p.ecosystem, "debian:11" if p.ecosystem == "deb" else None)
+            groups.setdefault(key, []).append(p.name)
+        for (eco, distro), names in groups.items():
+            db.lookup(eco, distro, names)
+        lookups.append(time.perf_counter() - start)
+        store._ranges.cache_clear()
+        db = Database.open(DB)
+        start = time.perf_counter()
+        findings = match_inventory(inv, db)
+        matches.append(time.perf_counter() - start)
+    lookup_s, match_s = min(lookups), min(matches)
     print(f"packages               : {len(inv.packages)}")
-    print(f"database lookups alone : {lookup_s:.2f} s")
-    print(f"match_inventory        : {match_s:.2f} s (target <= 1 s), {len(findings)} findings")
+    print(f"database lookups alone : {lookup_s:.2f} s (best of 3, cold)")
+    print(
+        f"match_inventory        : {match_s:.2f} s (best of 3, cold; target <= 1 s), "
+        f"{len(findings)} findings"
+    )
 
 
 if __name__ == "__main__":

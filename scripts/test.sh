@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in docker-registry:docker-registry htpasswd:apache2-utils skopeo:skopeo umoci:umoci \
             rpm:rpm rpmbuild:rpm go:golang-go dpkg-query:dpkg unzip:unzip gpg:gpg \
-            node:nodejs npm:npm javac:default-jdk-headless git:git; do
+            node:nodejs npm:npm javac:default-jdk-headless mvn:maven git:git; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -179,3 +179,10 @@ def test_unparsable_version_is_reported_as_not_comparable() -> None:
     assert dict(finding.evidence)["comparable"] == "no"
     assert "not comparable" in finding.message
     assert finding.fixed_version is None
+
+
+def test_an_unparsable_bound_is_not_comparable_every_time() -> None:
+    bad = osv("PYSEC-3", "pkg-a", ("introduced", "0"), ("fixed", "not-a-version!"))
+    bad2 = osv("PYSEC-4", "pkg-a", ("introduced", "0"), ("fixed", "not-a-version!"))
+    findings = run([bad, bad2], pkg("pkg-a", "1.0"), pkg("pkg-a", "2.0"))
+    assert [dict(f.evidence).get("comparable") for f in findings] == ["no"] * 4

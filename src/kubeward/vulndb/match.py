@@ -12,6 +12,7 @@ another: PYSEC and GHSA, DSA and its CVEs) are merged into one finding per packa
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -54,26 +55,39 @@ class _Versions:
         self.scheme = scheme
         self.name = scheme.__name__.rsplit(".", 1)[1]
         self._keys: dict[str, Any] = {}
+        self._satisfied: dict[tuple[str, str], bool | None] = {}
+        # parsed, sorted events per OSV range (or the NotComparable they raised)
+        self.prepared: dict[
+            tuple[tuple[str, str], ...],
+            tuple[list[tuple[Any, int, str, str]], list[Any]] | NotComparable,
+        ] = {}
 
     def key(self, version: str) -> Any:
         try:
-            return self._keys[version]
+            key = self._keys[version]
         except KeyError:
-            pass
-        try:
-            key = self.scheme.parse(version)
-        except InvalidVersion:
-            key = None
-        self._keys[version] = key
+            try:
+                key = self.scheme.parse(version)
+            except InvalidVersion:
+                key = None
+            self._keys[version] = key
         if key is None:
             raise NotComparable(version)
         return key
 
     def satisfies(self, version: str, expression: str) -> bool:
+        cache_key = (version, expression)
         try:
-            return bool(self.scheme.satisfies(version, expression))
-        except (InvalidVersion, InvalidConstraint, NotImplementedError, AttributeError) as exc:
-            raise NotComparable(version) from exc
+            answer = self._satisfied[cache_key]
+        except KeyError:
+            try:
+                answer = bool(self.scheme.satisfies(version, expression))
+            except (InvalidVersion, InvalidConstraint, NotImplementedError, AttributeError):
+                answer = None
+            self._satisfied[cache_key] = answer
+        if answer is None:
+            raise NotComparable(version)
+        return answer
 
 
 @dataclass
@@ -90,26 +104,46 @@ def _is_zero(version: str) -> bool:
     return version in ("0", "")
 
 
-def _evaluate_events(
-    installed: Any, events: tuple[tuple[str, str], ...], versions: _Versions
-) -> tuple[bool, str | None]:
-    """OSV range evaluation: (affected?, the fix that ends the matched interval)."""
+_ORDER = {"introduced": 0, "fixed": 1, "last_affected": 1, "limit": 2}
+
+
+def _prepare_events(
+    events: tuple[tuple[str, str], ...], versions: _Versions
+) -> tuple[list[tuple[Any, int, str, str]], list[Any]]:
+    """Events parsed and sorted by version ("introduced 0" first; at equal versions
+    introduced before fixed), and the limits; cached per range by `_Versions`."""
     parsed: list[tuple[Any, int, str, str]] = []
     limits: list[Any] = []
-    order = {"introduced": 0, "fixed": 1, "last_affected": 1, "limit": 2}
     for kind, value in events:
         if kind == "introduced" and _is_zero(value):
             parsed.append((None, 0, kind, value))
             continue
-        if kind not in order:
+        if kind not in _ORDER:
             continue
         key = versions.key(value)
         if kind == "limit":
             limits.append(key)
             continue
-        parsed.append((key, order[kind], kind, value))
-    # sort by version, "introduced 0" first; at equal versions introduced before fixed
+        parsed.append((key, _ORDER[kind], kind, value))
     parsed.sort(key=lambda e: (e[0] is not None, e[0] if e[0] is not None else 0, e[1]))
+    return parsed, limits
+
+
+def _evaluate_events(
+    installed: Any, events: tuple[tuple[str, str], ...], versions: _Versions
+) -> tuple[bool, str | None]:
+    """OSV range evaluation: (affected?, the fix that ends the matched interval)."""
+    prepared = versions.prepared.get(events)
+    if prepared is None:
+        try:
+            prepared = _prepare_events(events, versions)
+        except NotComparable as exc:
+            versions.prepared[events] = exc
+            raise
+        versions.prepared[events] = prepared
+    elif isinstance(prepared, NotComparable):
+        raise prepared
+    parsed, limits = prepared
     affected = False
     fixed: str | None = None
     for key, _, kind, value in parsed:
@@ -220,6 +254,7 @@ def match_inventory(
         else:
             groups[(pkg.ecosystem, None)].append(pkg)
     findings: list[Finding] = []
+    facts_cache: dict[str, _AdvisoryFacts] = {}
     for (ecosystem, distro), packages in sorted(
         groups.items(), key=lambda g: (g[0][0], g[0][1] or "")
     ):
@@ -259,7 +294,7 @@ def match_inventory(
                     continue
                 if hit is not None:
                     hits.append(_Hit(advisory, hit[0], hit[1]))
-            findings.extend(_merge(pkg, version, hits, versions.name, distro))
+            findings.extend(_merge(pkg, version, hits, versions.name, distro, cache=facts_cache))
     findings.sort(key=_finding_order)
     return findings
 
@@ -267,11 +302,17 @@ def match_inventory(
 def _title_from(advisories: Sequence[Advisory], fallback: str) -> str:
     """A one-line title from the first sentence of the details, for feeds with no summary."""
     for a in advisories:
-        text = " ".join(a.details.split())
-        if text:
-            sentence = text.split(". ", 1)[0].rstrip(".")
-            return sentence if len(sentence) <= 120 else sentence[:117].rstrip() + "..."
+        sentence = _first_sentence(a.details)
+        if sentence:
+            return sentence
     return fallback
+
+
+@functools.lru_cache(maxsize=16384)
+def _first_sentence(details: str) -> str:
+    text = " ".join(details[:2000].split())
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    return sentence if len(sentence) <= 120 else sentence[:117].rstrip() + "..."
 
 
 def _finding_order(f: Finding) -> tuple[tuple[str, ...], str]:
@@ -280,6 +321,10 @@ def _finding_order(f: Finding) -> tuple[tuple[str, ...], str]:
 
 def _primary_id(advisories: Sequence[Advisory]) -> str:
     """The id a merged finding is known by: the one CVE they share, else the first id."""
+    if len(advisories) == 1:
+        only = advisories[0]
+        own = {x for x in (only.id, *only.aliases) if x.startswith("CVE-")}
+        return own.pop() if len(own) == 1 else only.id
     ids = sorted({a.id for a in advisories})
     cves = sorted({x for a in advisories for x in (a.id, *a.aliases) if x.startswith("CVE-")})
     if len(cves) == 1:
@@ -287,59 +332,107 @@ def _primary_id(advisories: Sequence[Advisory]) -> str:
     return ids[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _AdvisoryFacts:
+    """What a finding needs from one advisory, worked out once per scan."""
+
+    rule_id: str
+    other_ids: tuple[str, ...]
+    severity: Severity
+    severity_source: str
+    title: str
+
+    @classmethod
+    def of(cls, advisory: Advisory) -> _AdvisoryFacts:
+        rule_id = _primary_id([advisory])
+        severity, source = severity_of(advisory.severity)
+        return cls(
+            rule_id=rule_id,
+            other_ids=tuple(sorted({advisory.id, *advisory.aliases} - {rule_id})),
+            severity=severity,
+            severity_source=source,
+            title=advisory.summary or _title_from([advisory], rule_id),
+        )
+
+
 def _merge(
-    pkg: Package, version: str, hits: list[_Hit], scheme: str, distro: str | None
+    pkg: Package,
+    version: str,
+    hits: list[_Hit],
+    scheme: str,
+    distro: str | None,
+    *,
+    cache: dict[str, _AdvisoryFacts],
 ) -> list[Finding]:
     """One finding per group of advisories that name the same problem."""
     if not hits:
         return []
-    parent: dict[str, str] = {}
+    groups: dict[str, list[_Hit]] = {}
+    if len(hits) == 1:
+        groups[hits[0].advisory.id] = hits
+    else:
+        # hits that share an id (own or alias) name the same problem: union them
+        first_hit: dict[str, int] = {}
+        parent = list(range(len(hits)))
 
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
 
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for hit in hits:
-        a = hit.advisory
-        for alias in a.aliases:
-            union(a.id, alias)
-        find(a.id)
-    groups: dict[str, list[_Hit]] = defaultdict(list)
-    for hit in hits:
-        groups[find(hit.advisory.id)].append(hit)
+        for i, hit in enumerate(hits):
+            a = hit.advisory
+            for x in (a.id, *a.aliases):
+                j = first_hit.setdefault(x, i)
+                if j != i:
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)
+        for i, hit in enumerate(hits):
+            groups.setdefault(str(find(i)), []).append(hit)
     out: list[Finding] = []
     for group in groups.values():
         comparable = [h for h in group if h.comparable]
         chosen = comparable or group
         advisories = [h.advisory for h in chosen]
-        rule_id = _primary_id(advisories)
-        all_ids = sorted({x for a in advisories for x in (a.id, *a.aliases)} - {rule_id})
-        severity, severity_source = Severity.UNKNOWN, "no severity given"
-        for a in advisories:
-            s, src = severity_of(a.severity)
-            if s > severity:
-                severity, severity_source = s, src
-        fixes = sorted({h.fixed for h in chosen if h.fixed})
-        fixed = fixes[0] if len(fixes) == 1 else (", ".join(fixes) if fixes else None)
-        title = next((a.summary for a in advisories if a.summary), "") or _title_from(
-            advisories, rule_id
-        )
-        references = tuple(dict.fromkeys(r for a in advisories for r in a.references))
-        sources = ",".join(sorted({a.source for a in advisories}))
-        affected_text = " | ".join(dict.fromkeys(h.affected_text for h in chosen))
+        if len(advisories) == 1:
+            only = advisories[0]
+            facts = cache.get(only.id)
+            if facts is None:
+                facts = cache[only.id] = _AdvisoryFacts.of(only)
+            rule_id = facts.rule_id
+            all_ids = facts.other_ids
+            severity, severity_source = facts.severity, facts.severity_source
+            title = facts.title
+            references = only.references
+            sources = only.source
+            advisory_ids = only.id
+            fixed = chosen[0].fixed
+            affected_text = chosen[0].affected_text
+        else:
+            rule_id = _primary_id(advisories)
+            all_ids = tuple(sorted({x for a in advisories for x in (a.id, *a.aliases)} - {rule_id}))
+            severity, severity_source = Severity.UNKNOWN, "no severity given"
+            for a in advisories:
+                sev, src = severity_of(a.severity)
+                if sev > severity:
+                    severity, severity_source = sev, src
+            fixes = sorted({h.fixed for h in chosen if h.fixed})
+            fixed = fixes[0] if len(fixes) == 1 else (", ".join(fixes) if fixes else None)
+            title = next((a.summary for a in advisories if a.summary), "") or _title_from(
+                advisories, rule_id
+            )
+            references = tuple(dict.fromkeys(r for a in advisories for r in a.references))
+            sources = ",".join(sorted({a.source for a in advisories}))
+            advisory_ids = ",".join(sorted({a.id for a in advisories}))
+            affected_text = " | ".join(dict.fromkeys(h.affected_text for h in chosen))
         evidence = {
             "installed": version,
             "affected": affected_text,
             "scheme": scheme,
             "sources": sources,
-            "advisories": ",".join(sorted({a.id for a in advisories})),
+            "advisories": advisory_ids,
             "severitySource": severity_source,
         }
         if distro:
@@ -369,7 +462,7 @@ def _merge(
                 references=references,
                 package=pkg,
                 fixed_version=fixed,
-                aliases=tuple(all_ids),
+                aliases=all_ids,
                 evidence=tuple(sorted(evidence.items())),
             )
         )

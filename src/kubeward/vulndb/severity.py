@@ -70,6 +70,7 @@ def cvss_score(kind: str, value: str) -> float | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def severity_of(entries: tuple[tuple[str, str], ...]) -> tuple[Severity, str]:
     """(severity, what it came from) for an advisory's severity entries."""
     by_kind: dict[str, str] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import sqlite3
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
+
+import orjson
 
 from kubeward.errors import KubewardError
 from kubeward.vulndb.model import Advisory, Affected, Range
@@ -397,6 +400,19 @@ def _check_header(path: Path) -> None:
         )
 
 
+def _loads(text: str) -> Any:
+    """orjson where it matters: a lookup decodes tens of thousands of small documents."""
+    return orjson.loads(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _ranges(text: str) -> tuple[Range, ...]:
+    """Decoded ranges; many affected rows share the same text, so it is decoded once."""
+    return tuple(
+        Range(r["type"], tuple((k, v) for k, v in r["events"])) for r in orjson.loads(text)
+    )
+
+
 class Database:
     """A read-only view of a built database."""
 
@@ -487,11 +503,8 @@ class Database:
             affected = Affected(
                 ecosystem=ecosystem,
                 name=name,
-                ranges=tuple(
-                    Range(r["type"], tuple((k, v) for k, v in r["events"]))
-                    for r in json.loads(ranges)
-                ),
-                versions=tuple(json.loads(versions)),
+                ranges=_ranges(ranges),
+                versions=tuple(_loads(versions)) if versions != "[]" else (),
                 distro=distro or None,
                 status=status,
             )
@@ -519,8 +532,8 @@ class Database:
                     modified=row[5],
                     withdrawn=row[6],
                     aliases=tuple(aliases.get(row[0], ())),
-                    references=tuple(json.loads(row[8])),
-                    severity=tuple((t, s) for t, s in json.loads(row[7])),
+                    references=tuple(_loads(row[8])),
+                    severity=tuple((t, s) for t, s in _loads(row[7])),
                 )
         return {i: cache[i] for i in ids if i in cache}
 

@@ -62,11 +62,12 @@ _SPECIAL: tuple[tuple[str, int], ...] = (
 _UNKNOWN, _END, _NUMBER, _BRANCH_TAG = 0, 5, 6, -1
 _LONG_MAX = 2**63 - 1  # strtol() saturates
 _TOKENS = re.compile(r"[0-9]+|[a-zA-Z]+")
-_NUMERIC = re.compile(r"[0-9]+(?:\.[0-9]+){0,3}")
+_NUMERIC = re.compile(r"[vV]?[0-9]+(?:\.[0-9]+){0,3}")
 
 Key = tuple[int | str, ...]
 
 
+@lru_cache(maxsize=256)
 def _word_order(word: str) -> int:
     for prefix, order in _SPECIAL:
         if word.startswith(prefix):
@@ -133,8 +134,12 @@ def _normalize_branch(name: str) -> str:
 def _key(normalized: str) -> Key:
     if normalized.startswith("dev-"):
         return (_BRANCH_TAG, normalized)
+    # A normalized version is dotted numbers, then maybe "-" and stability words and numbers.
+    head, _, tail = normalized.partition("-")
     key: list[int | str] = []
-    for token in _TOKENS.findall(normalized):
+    for number in head.split("."):
+        key += (_NUMBER, min(int(number), _LONG_MAX))
+    for token in _TOKENS.findall(tail):
         if token[0].isdigit():
             key += (_NUMBER, min(int(token), _LONG_MAX))
         else:
@@ -147,7 +152,7 @@ def _key(normalized: str) -> Key:
 def parse(version: str) -> Key:
     """A sort key: Composer's normalization, then version_compare() order."""
     if isinstance(version, str) and len(version) < 64 and _NUMERIC.fullmatch(version):
-        numbers = version.split(".")
+        numbers = version.lstrip("vV").split(".")
         if len(numbers[0]) <= 5:  # else a date version, which is not padded to four parts
             key: list[int | str] = []
             for number in numbers:

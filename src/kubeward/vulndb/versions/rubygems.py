@@ -26,9 +26,9 @@ _NUMERIC = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 _SEGMENTS = re.compile(r"[0-9]+|[a-zA-Z]+")
 
 # Missing segments count as 0 and a string sorts below any number. The key is one flat tuple of
-# tagged segments; _END, where a version has run out, sits where 0 would, between a 0 that is
-# followed by a string (below) and one followed by a number (above).
-_STRING, _ZERO_BELOW, _END, _ZERO_ABOVE, _NUMBER = 1, 2, 3, 4, 5
+# tagged segments; _END, where a version has run out, sits where 0 would: above a 0 that is
+# followed by a string (_ZERO_BELOW) and below a 0 that is followed by a number (a _NUMBER).
+_STRING, _ZERO_BELOW, _END, _NUMBER = 1, 2, 3, 5
 
 Key = tuple[int | str, ...]
 
@@ -40,43 +40,39 @@ def _segments(version: str) -> list[int | str]:
     ]
 
 
-def _canonical(segments: list[int | str]) -> list[int | str]:
-    """Gem::Version#canonical_segments: trailing zeros go from the numeric and the string part."""
-    first = next((i for i, s in enumerate(segments) if isinstance(s, str)), len(segments))
+def _canonical_key(segments: list[int | str]) -> Key:
+    """The key of Gem::Version#canonical_segments: trailing zeros dropped from the numeric part
+    and from the string part (everything from the first string on)."""
+    first = len(segments)
+    for index, segment in enumerate(segments):
+        if isinstance(segment, str):
+            first = index
+            break
     numeric, strings = segments[:first], segments[first:]
     while numeric and numeric[-1] == 0:
         numeric.pop()
     while strings and strings[-1] == 0:
         strings.pop()
-    return numeric + strings
-
-
-def _encode(canonical: list[int | str]) -> Key:
-    backwards: list[int | str] = []
-    rest = _ZERO_ABOVE  # what a 0 turns into: it depends on the next segment that is not 0
-    for segment in reversed(canonical):
+    backwards: list[int | str] = [_END]
+    zero = _NUMBER  # a 0 takes the side of the next segment that is not 0
+    for segment in reversed(numeric + strings):
         if isinstance(segment, str):
             backwards += (segment, _STRING)
-            rest = _ZERO_BELOW
+            zero = _ZERO_BELOW
         elif segment:
             backwards += (segment, _NUMBER)
-            rest = _ZERO_ABOVE
+            zero = _NUMBER
         else:
-            backwards.append(rest)
+            backwards += (0, zero)
     backwards.reverse()
-    backwards.append(_END)
     return tuple(backwards)
 
 
 def _numeric_key(numbers: list[int]) -> Key:
     while numbers and not numbers[-1]:
         numbers.pop()
-    key: list[int | str] = []
-    for number in numbers:
-        if number:
-            key += (_NUMBER, number)
-        else:
-            key.append(_ZERO_ABOVE)
+    key: list[int | str] = [_NUMBER, 0] * len(numbers)
+    key[1::2] = numbers
     key.append(_END)
     return tuple(key)
 
@@ -99,7 +95,7 @@ def parse(version: str) -> Key:
         and _NUMERIC.fullmatch(version)
     ):
         return _numeric_key(list(map(int, version.split("."))))
-    return _encode(_canonical(_segments(_stripped(version))))
+    return _canonical_key(_segments(_stripped(version)))
 
 
 def compare(a: str, b: str) -> int:
