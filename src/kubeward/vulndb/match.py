@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -175,8 +176,23 @@ def _range_text(r: Range) -> str:
     return ", ".join(f"{kind} {value}" for kind, value in r.events) + f" ({r.type})"
 
 
-def _constraint_fix(r: Range) -> str | None:
+_UPPER_BOUND = re.compile(r"<(?!=)\s*v?([0-9][^\s,|]*)")
+_AT_LEAST = re.compile(r"^\s*>=\s*v?([0-9][^\s,|]*)\s*$")
+
+
+def _constraint_fix(r: Range, matched: str | None) -> str | None:
+    """The fix a constraint range implies: the exclusive upper bound of the vulnerable
+    expression that matched ("<6.5.6" -> 6.5.6), else a single ">= X" patched expression,
+    else the patched expressions as written; None when nothing is patched."""
+    if matched is not None:
+        bound = _UPPER_BOUND.search(matched)
+        if bound and "||" not in matched:
+            return bound.group(1)
     patched = [expr for kind, expr in r.events if kind == "patched"]
+    if len(patched) == 1:
+        at_least = _AT_LEAST.match(patched[0])
+        if at_least:
+            return at_least.group(1)
     return " || ".join(patched) if patched else None
 
 
@@ -194,11 +210,12 @@ def decide(version: str, affected: Affected, versions: _Versions) -> tuple[str, 
         elif r.type == "CONSTRAINTS":
             vulnerable = [e for k, e in r.events if k == "vulnerable"]
             safe = [e for k, e in r.events if k in ("patched", "unaffected")]
-            if vulnerable and not any(versions.satisfies(version, e) for e in vulnerable):
+            matched = next((e for e in vulnerable if versions.satisfies(version, e)), None)
+            if vulnerable and matched is None:
                 continue
             if any(versions.satisfies(version, e) for e in safe):
                 continue
-            return _range_text(r), _constraint_fix(r)
+            return _range_text(r), _constraint_fix(r, matched)
     # explicit lists come last: the ranges, when they match too, also name the fix
     for listed in affected.versions:
         try:
