@@ -252,3 +252,54 @@ def test_an_old_database_gives_a_warning(project: dict[str, Any]) -> None:
         in done.stderr.splitlines()
     )
     assert json.loads(done.stdout)["findings"]
+
+
+APK_INSTALLED = """C:Q1aaaaaaaaaaaaaaaaaaaaaaaaaaaa=
+P:libssl1.1
+V:1.1.1d-r2
+A:x86_64
+o:openssl
+L:OpenSSL
+
+C:Q1bbbbbbbbbbbbbbbbbbbbbbbbbbbb=
+P:busybox
+V:1.30.1-r1
+A:x86_64
+o:busybox
+L:GPL-2.0-only
+
+C:Q1cccccccccccccccccccccccccccc=
+P:musl
+V:1.1.24-r0
+A:x86_64
+o:musl
+L:MIT
+
+"""
+
+
+def test_alpine_3_11_root_filesystem(project: dict[str, Any]) -> None:
+    """An unpacked Alpine 3.11 root: the apk database through the apk analyzer, matched
+    against alpine-secdb v3.11 (openssl fixed CVE-2019-1551 in 1.1.1d-r3, busybox
+    CVE-2019-5747 in 1.30.1-r2; musl 1.1.24-r0 is newer than every musl fix)."""
+    root = project["tmp"] / "alpine-root"
+    (root / "lib/apk/db").mkdir(parents=True)
+    (root / "lib/apk/db/installed").write_text(APK_INSTALLED)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text(
+        'ID=alpine\nVERSION_ID=3.11.6\nPRETTY_NAME="Alpine Linux v3.11"\n'
+    )
+    done = subprocess.run(
+        [KUBEWARD, "image", f"rootfs:{root}", "--db", str(project["db"]), "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert findings_by_package(report) == {
+        "libssl1.1 1.1.1d-r2": {"CVE-2019-1551"},
+        "busybox 1.30.1-r1": {"CVE-2019-5747"},
+    }
+    assert {f["evidence"]["distro"] for f in report["findings"]} == {"alpine:3.11"}
+    assert {f["location"]["path"] for f in report["findings"]} == {"lib/apk/db/installed"}
