@@ -12,27 +12,55 @@ from kubeward.model import ArtifactInfo, ScanResult
 
 
 def scan_image(
-    image: Image, options: WalkOptions | None = None, progress: Progress | None = None
+    image: Image,
+    options: WalkOptions | None = None,
+    progress: Progress | None = None,
+    scanners: frozenset[str] = frozenset(),
 ) -> ScanResult:
-    """Every package in `image`'s squashed filesystem, each with the layer that wrote it."""
+    """Every package in `image`'s squashed filesystem, each with the layer that wrote it;
+    with "secret" in `scanners`, also the secrets in every layer and in the image config."""
     facts = InventoryBuilder()
-    dispatcher = Dispatcher(create_analyzers(ScanContext("image")), facts)
+    dispatcher = Dispatcher(create_analyzers(ScanContext("image", scanners)), facts)
     walk_image(image, dispatcher, options, progress)
+    info = image.info()
+    if "secret" in scanners:
+        import dataclasses
+
+        from kubeward.secrets.analyzer import scan_image_config
+        from kubeward.secrets.redact import redact_text
+
+        secrets = scan_image_config(image.config, facts)
+        if secrets:  # the report lists each layer's created_by: never with the secret in it
+            layers = tuple(
+                dataclasses.replace(layer, created_by=redact_text(layer.created_by, secrets))
+                for layer in info.layers
+            )
+            info = dataclasses.replace(info, layers=layers)
     return ScanResult(
-        artifact=image.info(), inventory=facts.build(), warnings=tuple(facts.warnings)
+        artifact=info,
+        inventory=facts.build(),
+        findings=tuple(facts.findings),
+        warnings=tuple(facts.warnings),
     )
 
 
 def scan_directory(
-    root: Path, name: str, kind: str, mode: ScanMode, options: WalkOptions | None = None
+    root: Path,
+    name: str,
+    kind: str,
+    mode: ScanMode,
+    options: WalkOptions | None = None,
+    *,
+    scanners: frozenset[str] = frozenset(),
 ) -> ScanResult:
     """Packages under `root`. mode "image" for an unpacked root filesystem (installed
     evidence only), "fs" for a project tree (lock files and requirements too)."""
     facts = InventoryBuilder()
-    dispatcher = Dispatcher(create_analyzers(ScanContext(mode)), facts)
+    dispatcher = Dispatcher(create_analyzers(ScanContext(mode, scanners)), facts)
     walk_directory(root, dispatcher, options)
     return ScanResult(
         artifact=ArtifactInfo(name=name, kind=kind),
         inventory=facts.build(),
+        findings=tuple(facts.findings),
         warnings=tuple(facts.warnings),
     )

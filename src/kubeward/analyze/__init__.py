@@ -32,4 +32,8 @@ def create_analyzers(context: ScanContext) -> list[Analyzer]:
     for module_name, class_name in ANALYZER_MODULES.items():
         module = importlib.import_module(f"kubeward.analyze.{module_name}")
         analyzers.append(getattr(module, class_name)(context))
+    if "secret" in context.scanners:
+        from kubeward.secrets.analyzer import SecretAnalyzer
+
+        analyzers.append(SecretAnalyzer(context))
     return analyzers

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
-from kubeward.model import Inventory, Location, OSInfo, Package
+from kubeward.model import Finding, Inventory, Location, OSInfo, Package
 
 ScanMode = Literal["image", "fs"]
 
@@ -26,6 +26,9 @@ class AnalyzedFile:
     data: bytes
     layer: str | None  # diff_id of the layer that wrote it; None for directory scans
     mode: int = 0o644  # permission bits
+    # True when a later layer deleted or replaced this file: it is not in the container's
+    # view, but its bytes are still in the image (only `all_files` analyzers see these).
+    hidden: bool = False
 
     def location(self, line: int | None = None) -> Location:
         return Location(path=self.path, line=line, layer=self.layer)
@@ -38,6 +41,8 @@ class ScanContext:
     "fs" mode, where a project's source tree is what the user points at."""
 
     mode: ScanMode = "image"
+    # which scanners run besides the inventory: "secret" adds the secret analyzer
+    scanners: frozenset[str] = frozenset()
 
 
 class Analyzer:
@@ -53,6 +58,8 @@ class Analyzer:
     extensions: ClassVar[frozenset[str]] = frozenset()
     prefixes: ClassVar[tuple[str, ...]] = ()
     executables: ClassVar[bool] = False
+    # offered every regular file of every layer, including those a later layer hid
+    all_files: ClassVar[bool] = False
 
     def __init__(self, context: ScanContext) -> None:
         self.context = context
@@ -75,6 +82,7 @@ class InventoryBuilder:
     packages: list[Package] = field(default_factory=list)
     os_candidates: list[tuple[int, OSInfo]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     def add(self, package: Package) -> None:
         self.packages.append(package)
@@ -82,6 +90,10 @@ class InventoryBuilder:
     def set_os(self, os: OSInfo, priority: int = 0) -> None:
         """Offer an OS identity; the lowest priority number wins (0: os-release)."""
         self.os_candidates.append((priority, os))
+
+    def add_finding(self, finding: Finding) -> None:
+        """A problem seen while reading the files (a leaked secret ...)."""
+        self.findings.append(finding)
 
     def warn(self, message: str) -> None:
         """A one-line note that some input was skipped; the scan goes on."""

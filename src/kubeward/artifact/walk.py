@@ -65,6 +65,8 @@ class Dispatcher:
         self._by_ext: dict[str, list[Analyzer]] = defaultdict(list)
         self._by_prefix: list[tuple[str, Analyzer]] = []
         self._exec: list[Analyzer] = []
+        # analyzers offered every file, hidden ones included (secret scanning)
+        self.all_files: list[Analyzer] = [a for a in analyzers if a.all_files]
         for a in analyzers:
             for base in a.basenames:
                 self._by_base[base].append(a)
@@ -89,6 +91,8 @@ class Dispatcher:
             found = more if found is None else found + more
         if self._exec and mode & 0o111:
             found = self._exec if found is None else found + self._exec
+        if self.all_files:
+            found = self.all_files if found is None else found + self.all_files
         if not found:
             return []
         out: list[Analyzer] = []
@@ -248,6 +252,7 @@ class ImageWalker:
         max_file = self.options.max_file_bytes
         diff_id = layer.diff_id
         links = state.links
+        all_files = self.dispatcher.all_files
         try:
             for entry in reader:
                 name = entry.name
@@ -293,13 +298,16 @@ class ImageWalker:
                 if kind == "file":
                     # a hardlink in a higher layer may need these bytes, visible or not
                     aliases = links.pop(path, None) if links else None
-                    if hidden and aliases is None:
+                    if hidden and aliases is None and not all_files:
                         continue
                     analyzers = []
+                    hidden_analyzers: list[Analyzer] = []
                     if not hidden:
                         new_entries[path] = TreeEntry("file", entry.size, entry.mode, diff_id)
                         analyzers = wanted_by(path, entry.mode)
-                    if not analyzers and aliases is None:
+                    elif all_files:
+                        hidden_analyzers = [a for a in all_files if a.wants(path, entry.mode)]
+                    if not analyzers and aliases is None and not hidden_analyzers:
                         continue
                     if entry.size > max_file:
                         self.warn(
@@ -311,6 +319,11 @@ class ImageWalker:
                     if analyzers:
                         recent.add(path, data)
                         dispatch(AnalyzedFile(path, data, diff_id, entry.mode), analyzers)
+                    if hidden_analyzers:
+                        dispatch(
+                            AnalyzedFile(path, data, diff_id, entry.mode, hidden=True),
+                            hidden_analyzers,
+                        )
                     for link in aliases or ():
                         dispatch(
                             AnalyzedFile(link.alias, data, link.layer, link.mode), link.analyzers

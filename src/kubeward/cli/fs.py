@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kubeward.cli.vuln import check_format, finish, open_database
+from kubeward.cli.vuln import check_format, configure_secrets, finish, open_database, scanners
 from kubeward.errors import UsageError
 
 
@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("max_file_size", "max_entries"):
         if getattr(args, flag) <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be positive")
-    open_database(args)
+    if "vuln" in scanners(args):
+        open_database(args)
+    notices = configure_secrets(args, root)
     options = WalkOptions(max_file_bytes=args.max_file_size, max_entries=args.max_entries)
-    result = scan_directory(root, args.path, "dir", "fs", options)
-    return finish(result, args, fmt, root)
+    result = scan_directory(root, args.path, "dir", "fs", options, scanners=scanners(args))
+    return finish(result, args, fmt, root, notices)

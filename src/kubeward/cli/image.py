@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 
 from kubeward.cli.sbom import scan
-from kubeward.cli.vuln import check_format, finish, open_database
+from kubeward.cli.vuln import check_format, configure_secrets, finish, open_database, scanners
 
 
 def run(args: argparse.Namespace) -> int:
     fmt = check_format(args)
-    open_database(args)  # a missing database is reported before the image is pulled
-    result = scan(args)
-    return finish(result, args, fmt, Path.cwd())
+    if "vuln" in scanners(args):
+        open_database(args)  # a missing database is reported before the image is pulled
+    notices = configure_secrets(args, Path.cwd())
+    result = scan(args, scanners(args))
+    return finish(result, args, fmt, Path.cwd(), notices)

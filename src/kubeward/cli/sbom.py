@@ -85,7 +85,7 @@ def open_image(args: argparse.Namespace, progress: LayerProgress | None) -> obje
     raise UsageError(f"unsupported target kind {target.kind}")
 
 
-def scan(args: argparse.Namespace) -> ScanResult:
+def scan(args: argparse.Namespace, scanners: frozenset[str] = frozenset()) -> ScanResult:
     from kubeward.artifact.image import Image
     from kubeward.artifact.walk import WalkOptions
     from kubeward.sbom import scan_directory, scan_image
@@ -97,14 +97,14 @@ def scan(args: argparse.Namespace) -> ScanResult:
         opened = open_image(args, progress_cm)
         if isinstance(opened, Image):
             try:
-                return scan_image(opened, options, progress_cm)
+                return scan_image(opened, options, progress_cm, scanners)
             finally:
                 opened.close()
         assert isinstance(opened, tuple)
         root, kind = opened
         if kind == "rootfs":
-            return scan_directory(root, args.target, kind, "image", options)
-        return scan_directory(root, args.target, kind, "fs", options)
+            return scan_directory(root, args.target, kind, "image", options, scanners=scanners)
+        return scan_directory(root, args.target, kind, "fs", options, scanners=scanners)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,15 +9,40 @@ from datetime import date
 from pathlib import Path
 
 from kubeward.cli.output import print_warnings, write_report
-from kubeward.cli.vuln_args import FORMATS
+from kubeward.cli.vuln_args import FORMATS, SCANNERS
 from kubeward.errors import UsageError
 from kubeward.model import ScanResult
 
 MAX_DB_AGE_DAYS = 7
 
 
+def scanners(args: argparse.Namespace) -> frozenset[str]:
+    chosen = frozenset(s.strip() for s in args.scanners.split(",") if s.strip())
+    unknown = sorted(chosen - set(SCANNERS))
+    if unknown or not chosen:
+        raise UsageError(
+            f"--scanners {args.scanners}: choose from {', '.join(SCANNERS)} (comma-separated)"
+        )
+    return chosen
+
+
+def configure_secrets(args: argparse.Namespace, directory: Path) -> list[str]:
+    """Build the secret scanner from kubeward.yaml (given or found); notices for the report."""
+    if "secret" not in scanners(args):
+        return []
+    from kubeward.secrets.analyzer import configure
+    from kubeward.secrets.config import find_config, load_secret_config
+
+    path = Path(args.config) if args.config else find_config(directory)
+    config = load_secret_config(path)
+    configure(config.scanner())
+    notice = config.notice()
+    return [notice] if notice else []
+
+
 def check_format(args: argparse.Namespace) -> str:
     fmt: str = args.format or "table"
+    scanners(args)
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     if args.severity is not None:
@@ -36,7 +61,13 @@ def open_database(args: argparse.Namespace) -> object:
     return Database.open(path)
 
 
-def finish(result: ScanResult, args: argparse.Namespace, fmt: str, ignore_dir: Path) -> int:
+def finish(
+    result: ScanResult,
+    args: argparse.Namespace,
+    fmt: str,
+    ignore_dir: Path,
+    notices: list[str] | None = None,
+) -> int:
     """Match `result`'s inventory, apply the ignore file and filters, write, exit code."""
     from kubeward.findings_filter import exit_code_for, filter_findings, parse_severities
     from kubeward.ignore import IgnoreRules, find_ignore_file, load_ignore_file
@@ -45,16 +76,18 @@ def finish(result: ScanResult, args: argparse.Namespace, fmt: str, ignore_dir: P
 
     ignore_path = Path(args.ignorefile) if args.ignorefile else find_ignore_file(ignore_dir)
     rules = load_ignore_file(ignore_path) if ignore_path is not None else IgnoreRules()
-    db = open_database(args)
-    assert isinstance(db, Database)
-    warnings = list(result.warnings)
-    age = db.status().age_days
-    if age is not None and age > MAX_DB_AGE_DAYS:
-        warnings.append(
-            f"the vulnerability database is {age:.0f} days old: run `kubeward db update`"
-        )
-    stats = MatchStats()
-    findings = match_inventory(result.inventory, db, stats=stats)
+    warnings = list(notices or ()) + list(result.warnings)
+    findings = list(result.findings)
+    if "vuln" in scanners(args):
+        db = open_database(args)
+        assert isinstance(db, Database)
+        age = db.status().age_days
+        if age is not None and age > MAX_DB_AGE_DAYS:
+            warnings.append(
+                f"the vulnerability database is {age:.0f} days old: run `kubeward db update`"
+            )
+        stats = MatchStats()
+        findings = match_inventory(result.inventory, db, stats=stats) + findings
     outcome = rules.apply(findings, lambda f: f.aliases, date.today())
     for entry in outcome.expired:
         warnings.append(rules.expired_message(entry))

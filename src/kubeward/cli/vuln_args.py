@@ -7,7 +7,22 @@ import argparse
 FORMATS = ("table", "json", "sarif")
 
 
+SCANNERS = ("vuln", "secret")
+
+
 def add_vulnerability_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scanners",
+        default="vuln,secret",
+        metavar="LIST",
+        help="what to look for, comma-separated: vuln, secret (default: vuln,secret)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="kubeward.yaml with custom secret rules and allowlists (default: kubeward.yaml "
+        "in the scanned directory for fs, the current directory for image, when present)",
+    )
     g = parser.add_argument_group("vulnerabilities")
     g.add_argument("--db", metavar="FILE", help="vulnerability database (default in the cache dir)")
     g.add_argument(

@@ -138,10 +138,10 @@ def test_book_requirements(requirement: str, matching: list[str], failing: list[
 
 @pytest.mark.parametrize("requirement", INVALID_REQUIREMENTS, ids=lambda r: r[:20])
 def test_invalid_requirements(requirement: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InvalidConstraint):
         cargo.satisfies("1.2.3", requirement)
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 def test_comparator_limit() -> None:
@@ -150,10 +150,10 @@ def test_comparator_limit() -> None:
 
 @pytest.mark.parametrize("text", INVALID_VERSIONS, ids=lambda t: t[:20])
 def test_invalid_versions(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InvalidVersion):
         cargo.parse(text)
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 def test_invalid_version_in_satisfies() -> None:
@@ -182,9 +182,9 @@ def test_sort_100k_under_a_second() -> None:
             f"{run}.{i // 1000}.{i % 1000}" + (f"-alpha.{i % 3}" if i % 5 == 0 else "")
             for i in range(100_000)
         ]
-        start = time.perf_counter()
+        start = time.process_time()
         ordered = sorted(versions, key=cargo.parse)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     assert ordered[:3] == ["2.0.0-alpha.0", "2.0.1", "2.0.2"]
     assert best < 1.0
 

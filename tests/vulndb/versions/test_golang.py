@@ -132,10 +132,10 @@ def test_scheme_for_golang() -> None:
 
 @pytest.mark.parametrize("text", INVALID, ids=lambda t: t[:20])
 def test_invalid_versions(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InvalidVersion):
         golang.parse(text)
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 def test_sort_100k_under_a_second() -> None:
@@ -146,9 +146,9 @@ def test_sort_100k_under_a_second() -> None:
             + (f"-0.2019{i:010d}-abcdefabcdef" if i % 5 == 0 else "")
             for i in range(100_000)
         ]
-        start = time.perf_counter()
+        start = time.process_time()
         ordered = sorted(versions, key=golang.parse)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     assert ordered[:3] == ["v2.0.0-0.20190000000000-abcdefabcdef", "v2.0.1", "v2.0.2"]
     assert best < 1.0
 

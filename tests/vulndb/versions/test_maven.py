@@ -102,11 +102,11 @@ def test_invalid_versions(bad: str) -> None:
 
 
 def test_invalid_versions_fail_fast() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(100):
         with pytest.raises(InvalidVersion):
             maven.parse("1.0-" + "a" * 100_000)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
 
 
 def test_sorting_100k_versions_is_fast() -> None:

@@ -234,10 +234,10 @@ def test_refuses_non_strings() -> None:
     "text", ["1" * 100_000, "1." * 50_000, "~" * 100_000, "1:" + "a" * 100_000, "\x00" * 100_000]
 )
 def test_huge_input_is_refused_quickly(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(InvalidVersion, match=f"longer than {MAX_LENGTH} characters"):
         parse(text)
-    assert time.perf_counter() - started < 0.01
+    assert time.process_time() - started < 0.01
 
 
 def test_longest_accepted_version() -> None:
@@ -320,9 +320,9 @@ def test_sorting_100k_versions_by_key_is_fast_and_right() -> None:
 
     texts = [one() for _ in range(100_000)]
     keys = [(parse(text), text) for text in texts]
-    started = time.perf_counter()
+    started = time.process_time()
     keys.sort()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < 1.0, f"sorting 100,000 keys took {elapsed:.2f} s"
     ordered = [text for _, text in keys]
     for a, b in itertools.islice(itertools.pairwise(ordered), 0, None, 50):

@@ -228,10 +228,10 @@ def test_key_fields() -> None:
 
 @pytest.mark.parametrize("text", INVALID, ids=lambda t: t[:20])
 def test_invalid_versions(text: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(InvalidVersion):
         semver.parse(text)
-    assert time.perf_counter() - start < 0.05
+    assert time.process_time() - start < 0.05
 
 
 def test_parse_strict() -> None:
@@ -276,14 +276,14 @@ def test_invalid_version_in_satisfies() -> None:
 
 
 def test_huge_range_is_rejected_fast() -> None:
-    start = time.perf_counter()
+    start = time.process_time()
     for text in ("v " * 50_000, "1.2.3 " * 20_000, "=" * 100_000):
         with pytest.raises(InvalidConstraint):
             semver.satisfies("1.2.3", text)
     # the worst case under the cap, quadratic in node's own expressions too
     with pytest.raises(InvalidConstraint):
         semver.canonical_range("v " * (semver.MAX_RANGE_LENGTH // 2))
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_sort_100k_under_a_second() -> None:
@@ -293,9 +293,9 @@ def test_sort_100k_under_a_second() -> None:
             f"{run}.{i // 1000}.{i % 1000}" + (f"-rc.{i % 3}" if i % 5 == 0 else "")
             for i in range(100_000)
         ]
-        start = time.perf_counter()
+        start = time.process_time()
         ordered = sorted(versions, key=semver.parse)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     assert ordered[:4] == ["2.0.0-rc.0", "2.0.1", "2.0.2", "2.0.3"]
     assert best < 1.0
 
