@@ -111,6 +111,13 @@ class SecretAnalyzer(Analyzer):
         return True
 
     def analyze(self, file: AnalyzedFile, facts: InventoryBuilder) -> None:
+        from kubeward.secrets.engine import is_binary
+
+        if len(file.data) > self._scanner.max_bytes and not is_binary(file.data):
+            facts.warn(
+                f"secrets: skipped {file.path!r}: larger than {self._scanner.max_bytes} bytes"
+            )
+            return
         for match in self._scanner.scan(file.data, file.path):
             location = Location(path=file.path, line=match.line, layer=file.layer)
             facts.add_finding(_finding(match, location, file.hidden))
