@@ -82,3 +82,27 @@ def test_dockerfile_and_manifests(tmp_path: Path) -> None:
         ("kubernetes-secret-manifest", "deploy/shop.yaml", 17, "Secret/prod/shop-db"),
         ("slack-webhook-url", "Dockerfile", 3, None),  # in a RUN step
     ]
+
+
+def test_config_file_disables_rules_and_announces_the_default_allowlist(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "testdata").mkdir()
+    (tmp_path / "testdata" / "fixture.env").write_text(f"GITLAB_TOKEN={GITLAB}\n")
+    (tmp_path / "kubeward.yaml").write_text(
+        "secrets:\n  disable: [slack-webhook-url]\n  default_allowlist: true\n"
+    )
+    done = subprocess.run(
+        [KUBEWARD, "fs", str(tmp_path), "--scanners", "secret", "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    found = sorted((f["ruleId"], f["location"]["path"]) for f in report["findings"])
+    # the webhook rule is disabled; testdata/ is skipped by the default allowlist
+    assert found == [("gitlab-pat", "Dockerfile")]
+    assert report["warnings"][0].startswith(
+        "secret scanning skipped paths matching the default test-fixture allowlist"
+    )
+    assert done.stderr.splitlines()[0].startswith("kubeward: warning: secret scanning skipped")
