@@ -18,10 +18,29 @@ def scan_image(
     scanners: frozenset[str] = frozenset(),
 ) -> ScanResult:
     """Every package in `image`'s squashed filesystem, each with the layer that wrote it;
-    with "secret" in `scanners`, also the secrets in every layer and in the image config."""
+    with "secret" in `scanners`, also the secrets in every layer and in the image config;
+    with "misconfig", also the image checks (config and squashed filesystem)."""
     facts = InventoryBuilder()
-    dispatcher = Dispatcher(create_analyzers(ScanContext("image", scanners)), facts)
-    walk_image(image, dispatcher, options, progress)
+    context = ScanContext("image", scanners)
+    analyzers = create_analyzers(context)
+    collector = None
+    if "misconfig" in scanners:
+        from kubeward.misconfig.image.collector import ImageFilesCollector
+
+        collector = ImageFilesCollector(context)
+        analyzers.append(collector)
+    dispatcher = Dispatcher(analyzers, facts)
+    tree = walk_image(image, dispatcher, options, progress)
+    if collector is not None:
+        from kubeward.misconfig.image.checks import run_image_checks
+        from kubeward.misconfig.image.subject import ImageSubject
+
+        subject = ImageSubject(image.config, tree, collector.files, image.name, image.kind)
+        run = run_image_checks(subject)
+        for finding in run.findings:
+            facts.add_finding(finding)
+        for error in run.errors:
+            facts.warn(f"misconfig: {error}")
     info = image.info()
     if "secret" in scanners:
         import dataclasses

@@ -17,11 +17,13 @@ MAX_DB_AGE_DAYS = 7
 
 
 def scanners(args: argparse.Namespace) -> frozenset[str]:
+    # a command with more scanners than `fs` (image: misconfig) sets args.scanner_choices
+    choices: tuple[str, ...] = getattr(args, "scanner_choices", SCANNERS)
     chosen = frozenset(s.strip() for s in args.scanners.split(",") if s.strip())
-    unknown = sorted(chosen - set(SCANNERS))
+    unknown = sorted(chosen - set(choices))
     if unknown or not chosen:
         raise UsageError(
-            f"--scanners {args.scanners}: choose from {', '.join(SCANNERS)} (comma-separated)"
+            f"--scanners {args.scanners}: choose from {', '.join(choices)} (comma-separated)"
         )
     return chosen
 

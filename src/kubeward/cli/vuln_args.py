@@ -8,6 +8,8 @@ FORMATS = ("table", "json", "sarif")
 
 
 SCANNERS = ("vuln", "secret")
+# `image` also runs the image checks (config and squashed filesystem)
+IMAGE_SCANNERS = (*SCANNERS, "misconfig")
 
 
 def add_vulnerability_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +17,8 @@ def add_vulnerability_arguments(parser: argparse.ArgumentParser) -> None:
         "--scanners",
         default="vuln,secret",
         metavar="LIST",
-        help="what to look for, comma-separated: vuln, secret (default: vuln,secret)",
+        help="what to look for, comma-separated: vuln, secret; for image also misconfig "
+        "(default: vuln,secret)",
     )
     parser.add_argument(
         "--config",
