@@ -6,6 +6,7 @@ and reports at the offending command's line; metadata lives in data/checks/docke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -35,7 +36,12 @@ def _commands(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, SimpleComma
 
 def _argv(command: SimpleCommand) -> tuple[str, ...]:
     """argv without wrappers such as `sudo -E` or `env A=1`, program names without a path."""
-    argv = command.argv
+    return _unwrapped(command.argv)
+
+
+@functools.lru_cache(maxsize=8192)
+def _unwrapped(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """Memoised: every RUN check asks for the same commands' argv."""
     while argv and _name(argv[0]) in _WRAPPERS:
         argv = argv[1:]
         while argv and (argv[0].startswith("-") or "=" in argv[0]):
