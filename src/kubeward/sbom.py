@@ -21,20 +21,15 @@ def scan_image(
     with "secret" in `scanners`, also the secrets in every layer and in the image config;
     with "misconfig", also the image checks (config and squashed filesystem)."""
     facts = InventoryBuilder()
-    context = ScanContext("image", scanners)
-    analyzers = create_analyzers(context)
-    collector = None
-    if "misconfig" in scanners:
-        from kubeward.misconfig.image.collector import ImageFilesCollector
-
-        collector = ImageFilesCollector(context)
-        analyzers.append(collector)
+    analyzers = create_analyzers(ScanContext("image", scanners))
     dispatcher = Dispatcher(analyzers, facts)
     tree = walk_image(image, dispatcher, options, progress)
-    if collector is not None:
+    if "misconfig" in scanners:
         from kubeward.misconfig.image.checks import run_image_checks
+        from kubeward.misconfig.image.collector import ImageFilesCollector
         from kubeward.misconfig.image.subject import ImageSubject
 
+        collector = next(a for a in analyzers if isinstance(a, ImageFilesCollector))
         subject = ImageSubject(image.config, tree, collector.files, image.name, image.kind)
         run = run_image_checks(subject)
         for finding in run.findings:

@@ -10,13 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
+from spdx_tools.spdx.parser import parse_anything
+from spdx_tools.spdx.validation import document_validator
 
 from kubeward.model import ScanResult
 from kubeward.report import spdx_json
-
-parse_anything = pytest.importorskip("spdx_tools.spdx.parser.parse_anything")
-document_validator = pytest.importorskip("spdx_tools.spdx.validation.document_validator")
 
 ID_RE = re.compile(r"^SPDXRef-[A-Za-z0-9.-]+$")
 

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from kubeward.config_file import CONFIG_FILE_NAME, find_config
 from kubeward.errors import KubewardError
 from kubeward.secrets.config import (
-    CONFIG_FILE_NAME,
     DEFAULT_TEST_ALLOWLIST,
     SecretConfig,
     SecretConfigError,
-    find_config,
     load_secret_config,
 )
 

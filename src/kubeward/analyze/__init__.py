@@ -36,4 +36,8 @@ def create_analyzers(context: ScanContext) -> list[Analyzer]:
         from kubeward.secrets.analyzer import SecretAnalyzer
 
         analyzers.append(SecretAnalyzer(context))
+    if "misconfig" in context.scanners:
+        from kubeward.misconfig.image.collector import ImageFilesCollector
+
+        analyzers.append(ImageFilesCollector(context))
     return analyzers

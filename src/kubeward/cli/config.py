@@ -20,13 +20,13 @@ from pathlib import Path
 
 from kubeward.cli.config_args import FORMATS
 from kubeward.cli.output import print_warnings, write_report
+from kubeward.config_file import find_config
 from kubeward.errors import UsageError
 from kubeward.findings_filter import exit_code_for, filter_findings, parse_severities
 from kubeward.ignore import IgnoreEntry, IgnoreRules, find_ignore_file, load_ignore_file
 from kubeward.misconfig.engine import Selection, load_metadata, run_checks
 from kubeward.misconfig.settings import load_check_settings
 from kubeward.model import ArtifactInfo, Finding, Location, ScanResult, Severity
-from kubeward.secrets.config import find_config
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ def configure_secrets(args: argparse.Namespace, directory: Path) -> list[str]:
     """Build the secret scanner from kubeward.yaml (given or found); notices for the report."""
     if "secret" not in scanners(args):
         return []
+    from kubeward.config_file import find_config
     from kubeward.secrets.analyzer import configure
-    from kubeward.secrets.config import find_config, load_secret_config
+    from kubeward.secrets.config import load_secret_config
 
     path = Path(args.config) if args.config else find_config(directory)
     config = load_secret_config(path)

@@ -14,24 +14,18 @@ a check on or off.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from kubeward.config_file import SectionReader, find_section, read_config_text
 from kubeward.errors import KubewardError
 from kubeward.misconfig.engine import CheckMeta, Selection
-from kubeward.secrets.engine import compose_yaml
 
-MAX_CONFIG_FILE_SIZE = 1024 * 1024
 SECTION_KEYS = ("enable", "disable", "base_image_registries")
-_MAX_DEPTH = 32  # other sections of the file may nest deeper than `checks:` needs
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
 # A registry host, optionally with a port and a path prefix: "ghcr.io", "localhost:5000",
 # "ghcr.io/my-org" (only images under that prefix).
 _HOST = re.compile(
@@ -77,107 +71,40 @@ class CheckSettings:
                     )
 
 
-class _Section:
-    def __init__(self, source: Path) -> None:
-        self.source = source
-
-    def fail(self, node: yaml.Node, message: str) -> CheckSettingsError:
-        return CheckSettingsError(f"{self.source}:{node.start_mark.line + 1}: {message}")
-
-    def strings(self, node: yaml.Node, key: str) -> list[tuple[str, int]]:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, f"checks.{key} must be a list of strings")
-        out: list[tuple[str, int]] = []
-        for item in node.value:
-            if (
-                not isinstance(item, yaml.ScalarNode)
-                or item.tag != _STR_TAG
-                or not str(item.value).strip()
-            ):
-                raise self.fail(item, f"checks.{key} must be a list of non-empty strings")
-            out.append((str(item.value).strip(), item.start_mark.line + 1))
-        return out
-
-    def parse(self, node: yaml.Node) -> CheckSettings:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
-            return CheckSettings(source=self.source)
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, "'checks' must be a mapping")
-        fields: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in SECTION_KEYS:
-                expected = ", ".join(SECTION_KEYS)
-                raise self.fail(
-                    key_node, f"checks: unknown key {key!r} (expected one of: {expected})"
-                )
-            if key in fields:
-                raise self.fail(key_node, f"checks: duplicate key {key!r}")
-            fields[str(key)] = value_node
-        enable = self.strings(fields["enable"], "enable") if "enable" in fields else []
-        disable = self.strings(fields["disable"], "disable") if "disable" in fields else []
-        registries: list[str] = []
-        if "base_image_registries" in fields:
-            for host, line in self.strings(
-                fields["base_image_registries"], "base_image_registries"
-            ):
-                if not _HOST.fullmatch(host):
-                    raise CheckSettingsError(
-                        f"{self.source}:{line}: checks.base_image_registries: {host!r} is "
-                        "not a registry host (write it as host, host:port or host/path-prefix)"
-                    )
-                registries.append(host.lower())
-        lines = [(f"enable:{name}", line) for name, line in enable]
-        lines += [(f"disable:{name}", line) for name, line in disable]
-        return CheckSettings(
-            source=self.source,
-            enable=tuple(name for name, _ in enable),
-            disable=tuple(name for name, _ in disable),
-            base_image_registries=tuple(dict.fromkeys(registries)),
-            lines=tuple(lines),
-        )
+def _parse_section(node: yaml.Node, source: Path) -> CheckSettings:
+    reader = SectionReader(source, "checks", SECTION_KEYS, CheckSettingsError)
+    fields = reader.fields(node)
+    if fields is None:
+        return CheckSettings(source=source)
+    enable = reader.strings(fields, "enable", strip=True)
+    disable = reader.strings(fields, "disable", strip=True)
+    registries: list[str] = []
+    for host, line in reader.strings(fields, "base_image_registries", strip=True):
+        if not _HOST.fullmatch(host):
+            raise CheckSettingsError(
+                f"{source}:{line}: checks.base_image_registries: {host!r} is "
+                "not a registry host (write it as host, host:port or host/path-prefix)"
+            )
+        registries.append(host.lower())
+    lines = [(f"enable:{name}", line) for name, line in enable]
+    lines += [(f"disable:{name}", line) for name, line in disable]
+    return CheckSettings(
+        source=source,
+        enable=tuple(name for name, _ in enable),
+        disable=tuple(name for name, _ in disable),
+        base_image_registries=tuple(dict.fromkeys(registries)),
+        lines=tuple(lines),
+    )
 
 
 def parse_check_settings(text: str, source: Path) -> CheckSettings:
     """Parse the `checks:` section of kubeward.yaml `text`; other sections are not read here."""
-    root, _ = compose_yaml(text, str(source), CheckSettingsError, _MAX_DEPTH)
-    if root is None:
-        return CheckSettings(source=source)
-    if not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1
-        raise CheckSettingsError(f"{source}:{line}: expected a mapping at the top level")
-    sections = [
-        (key, value)
-        for key, value in root.value
-        if isinstance(key, yaml.ScalarNode) and key.value == "checks"
-    ]
-    if len(sections) > 1:
-        line = sections[1][0].start_mark.line + 1
-        raise CheckSettingsError(f"{source}:{line}: duplicate key 'checks'")
-    if not sections:
-        return CheckSettings(source=source)
-    return _Section(source).parse(sections[0][1])
+    node, _ = find_section(text, source, "checks", CheckSettingsError)
+    return CheckSettings(source=source) if node is None else _parse_section(node, source)
 
 
 def load_check_settings(path: Path | None) -> CheckSettings:
     """The `checks:` settings of the config file at `path`; the defaults when `path` is None."""
     if path is None:
         return CheckSettings()
-    try:
-        # O_NONBLOCK so that a FIFO planted under the config file's name cannot hang the scan.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise CheckSettingsError(f"{path}: config file is not a regular file")
-            data = handle.read(MAX_CONFIG_FILE_SIZE + 1)
-    except OSError as exc:
-        raise CheckSettingsError(f"{path}: cannot read config file: {exc.strerror}") from None
-    if len(data) > MAX_CONFIG_FILE_SIZE:
-        raise CheckSettingsError(f"{path}: config file is larger than 1 MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CheckSettingsError(f"{path}: config file is not UTF-8 text") from None
-    return parse_check_settings(text, path)
+    return parse_check_settings(read_config_text(path, CheckSettingsError), path)

@@ -8,15 +8,21 @@ the report header (`notice`), never applied silently: hiding findings must be vi
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from kubeward.config_file import (
+    BOOL_TAG,
+    CONFIG_FILE_NAME,
+    NULL_TAG,
+    SectionReader,
+    find_section,
+    read_config_text,
+)
 from kubeward.errors import KubewardError
 from kubeward.ignore import glob_regex
 from kubeward.secrets.engine import (
@@ -24,19 +30,12 @@ from kubeward.secrets.engine import (
     SecretRule,
     SecretRuleError,
     SecretScanner,
-    compose_yaml,
     load_rules,
     parse_rule,
     read_rule_file,
 )
 
-CONFIG_FILE_NAME = "kubeward.yaml"
-MAX_CONFIG_FILE_SIZE = 1024 * 1024
-_MAX_DEPTH = 32  # other sections of the file may nest deeper than `secrets:` needs
 _SECTION_KEYS = ("rules", "disable", "allow", "allow_paths", "default_allowlist")
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
 
 # Paths where test suites keep fake credentials on purpose. Off by default: a real key
 # committed under testdata/ is still a leaked key.
@@ -137,57 +136,20 @@ class SecretConfig:
         )
 
 
-def find_config(directory: Path | None = None, cwd: Path | None = None) -> Path | None:
-    """kubeward.yaml in the scanned `directory`, else in the current directory, else None."""
-    for base in (directory, cwd or Path.cwd()):
-        if base is not None:
-            candidate = base / CONFIG_FILE_NAME
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-class _Section:
+class _Section(SectionReader):
     """Checks the node tree of the `secrets:` section, naming file and line in every error."""
 
     def __init__(self, source: Path, construct: Callable[[yaml.Node], object]) -> None:
-        self.source = source
+        super().__init__(source, "secrets", _SECTION_KEYS, SecretConfigError)
         self.construct = construct
 
-    def fail(self, node: yaml.Node, message: str) -> SecretConfigError:
-        return SecretConfigError(f"{self.source}:{node.start_mark.line + 1}: {message}")
-
-    def strings(self, node: yaml.Node, key: str) -> list[tuple[str, int]]:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, f"secrets.{key} must be a list of strings")
-        out: list[tuple[str, int]] = []
-        for item in node.value:
-            if not isinstance(item, yaml.ScalarNode) or item.tag != _STR_TAG or not item.value:
-                raise self.fail(item, f"secrets.{key} must be a list of non-empty strings")
-            out.append((str(item.value), item.start_mark.line + 1))
-        return out
-
     def parse(self, node: yaml.Node) -> SecretConfig:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
+        fields = self.fields(node)
+        if fields is None:
             return SecretConfig(source=self.source)
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, "'secrets' must be a mapping")
-        fields: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in _SECTION_KEYS:
-                expected = ", ".join(_SECTION_KEYS)
-                raise self.fail(
-                    key_node, f"secrets: unknown key {key!r} (expected one of: {expected})"
-                )
-            if key in fields:
-                raise self.fail(key_node, f"secrets: duplicate key {key!r}")
-            fields[str(key)] = value_node
         rules, rule_lines = self.rules(fields.get("rules"))
-        disable = self.strings(fields["disable"], "disable") if "disable" in fields else []
-        allow = self.strings(fields["allow"], "allow") if "allow" in fields else []
+        disable = self.strings(fields, "disable")
+        allow = self.strings(fields, "allow")
         for text, line in allow:
             try:
                 re.compile(text.encode("utf-8"))
@@ -196,9 +158,7 @@ class _Section:
                 raise SecretConfigError(
                     f"{self.source}:{line}: secrets.allow: bad regex {text!r}: {message}"
                 ) from None
-        paths = (
-            self.strings(fields["allow_paths"], "allow_paths") if "allow_paths" in fields else []
-        )
+        paths = self.strings(fields, "allow_paths")
         for glob, line in paths:
             try:
                 glob_regex(glob)
@@ -209,7 +169,7 @@ class _Section:
         default = False
         if "default_allowlist" in fields:
             value = fields["default_allowlist"]
-            if not isinstance(value, yaml.ScalarNode) or value.tag != _BOOL_TAG:
+            if not isinstance(value, yaml.ScalarNode) or value.tag != BOOL_TAG:
                 raise self.fail(value, "secrets.default_allowlist must be true or false")
             default = str(value.value).lower() in ("true", "yes", "on", "y")
         return SecretConfig(
@@ -224,7 +184,7 @@ class _Section:
         )
 
     def rules(self, node: yaml.Node | None) -> tuple[list[Mapping[str, object]], list[int]]:
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG):
             return [], []
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(node, "secrets.rules must be a list of rules")
@@ -253,43 +213,12 @@ class _Section:
 
 def parse_secret_config(text: str, source: Path) -> SecretConfig:
     """Parse the `secrets:` section of kubeward.yaml `text`; other sections are not read here."""
-    root, construct = compose_yaml(text, str(source), SecretConfigError, _MAX_DEPTH)
-    if root is None:
-        return SecretConfig(source=source)
-    if not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1
-        raise SecretConfigError(f"{source}:{line}: expected a mapping at the top level")
-    sections = [
-        (key, value)
-        for key, value in root.value
-        if isinstance(key, yaml.ScalarNode) and key.value == "secrets"
-    ]
-    if len(sections) > 1:
-        line = sections[1][0].start_mark.line + 1
-        raise SecretConfigError(f"{source}:{line}: duplicate key 'secrets'")
-    if not sections:
-        return SecretConfig(source=source)
-    return _Section(source, construct).parse(sections[0][1])
+    node, construct = find_section(text, source, "secrets", SecretConfigError)
+    return SecretConfig(source=source) if node is None else _Section(source, construct).parse(node)
 
 
 def load_secret_config(path: Path | None) -> SecretConfig:
     """The `secrets:` settings of the config file at `path`; the defaults when `path` is None."""
     if path is None:
         return SecretConfig()
-    try:
-        # O_NONBLOCK so that a FIFO planted under the config file's name cannot hang the scan.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise SecretConfigError(f"{path}: config file is not a regular file")
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_CONFIG_FILE_SIZE + 1)
-    except OSError as exc:
-        raise SecretConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    if len(data) > MAX_CONFIG_FILE_SIZE:
-        raise SecretConfigError(f"{path}: config file is larger than 1 MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SecretConfigError(f"{path}: config file is not UTF-8 text") from None
-    return parse_secret_config(text, path)
+    return parse_secret_config(read_config_text(path, SecretConfigError), path)

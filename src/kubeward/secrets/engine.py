@@ -18,7 +18,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Protocol
 
 import yaml
 
+from kubeward.config_file import compose_yaml
 from kubeward.errors import KubewardError
 from kubeward.ignore import glob_regex
 from kubeward.model import Finding, Location, Severity
@@ -121,49 +122,6 @@ def _where(source: str, mark: _Mark | None) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def compose_yaml(
-    text: str,
-    source: str,
-    error: type[KubewardError] = SecretRuleError,
-    max_depth: int = MAX_YAML_DEPTH,
-) -> tuple[yaml.Node | None, Callable[[yaml.Node], object]]:
-    """The node tree of one YAML document (for line numbers) and a function building a node's
-    Python value. Aliases and deep nesting are refused before anything is built: aliases let
-    a few bytes expand into a huge document, and no rule or config file needs them.
-    """
-    try:
-        depth = 0
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.AliasEvent):
-                raise error(f"{_where(source, event.start_mark)}: YAML aliases are not allowed")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > max_depth:
-                    raise error(f"{_where(source, event.start_mark)}: YAML nested too deeply")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        loader = _Loader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        where = _where(source, exc.problem_mark or exc.context_mark)
-        problem = _one_line(exc.problem or exc.context or "invalid YAML")
-        raise error(f"{where}: malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise error(f"{source}: malformed YAML: {_one_line(str(exc))}") from None
-
-    def construct(node: yaml.Node) -> object:
-        try:
-            return loader.construct_object(node, deep=True)
-        except yaml.MarkedYAMLError as exc:
-            problem = _one_line(exc.problem or exc.context or "invalid value")
-            raise error(f"{_where(source, node.start_mark)}: {problem}") from None
-
-    return root, construct
 
 
 def shannon_entropy(data: bytes) -> float:
@@ -383,7 +341,7 @@ class RuleFile:
 
 def parse_rule_file(text: str, source: str) -> RuleFile:
     """Parse rule file `text`; `source` names it in messages."""
-    root, construct = compose_yaml(text, source)
+    root, construct = compose_yaml(text, source, SecretRuleError, MAX_YAML_DEPTH)
     if not isinstance(root, yaml.MappingNode):
         raise SecretRuleError(
             f"{_where(source, getattr(root, 'start_mark', None))}: "
