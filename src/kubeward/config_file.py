@@ -30,11 +30,13 @@ class _Mark(Protocol):
     line: int
 
 
-def _where(source: str, mark: _Mark | None) -> str:
+def yaml_where(source: str, mark: _Mark | None) -> str:
+    """ "FILE:LINE" for a YAML mark, "FILE" without one."""
     return source if mark is None else f"{source}:{mark.line + 1}"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """A parser's message on one line."""
     return " ".join(text.split())
 
 
@@ -49,11 +51,11 @@ def compose_yaml(
         depth = 0
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent):
-                raise error(f"{_where(source, event.start_mark)}: YAML aliases are not allowed")
+                raise error(f"{yaml_where(source, event.start_mark)}: YAML aliases are not allowed")
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > max_depth:
-                    raise error(f"{_where(source, event.start_mark)}: YAML nested too deeply")
+                    raise error(f"{yaml_where(source, event.start_mark)}: YAML nested too deeply")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
         loader = _Loader(text)
@@ -62,18 +64,18 @@ def compose_yaml(
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        where = _where(source, exc.problem_mark or exc.context_mark)
-        problem = _one_line(exc.problem or exc.context or "invalid YAML")
+        where = yaml_where(source, exc.problem_mark or exc.context_mark)
+        problem = one_line(exc.problem or exc.context or "invalid YAML")
         raise error(f"{where}: malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise error(f"{source}: malformed YAML: {_one_line(str(exc))}") from None
+        raise error(f"{source}: malformed YAML: {one_line(str(exc))}") from None
 
     def construct(node: yaml.Node) -> object:
         try:
             return loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            problem = _one_line(exc.problem or exc.context or "invalid value")
-            raise error(f"{_where(source, node.start_mark)}: {problem}") from None
+            problem = one_line(exc.problem or exc.context or "invalid value")
+            raise error(f"{yaml_where(source, node.start_mark)}: {problem}") from None
 
     return root, construct
 
@@ -88,24 +90,24 @@ def find_config(directory: Path | None = None, cwd: Path | None = None) -> Path 
     return None
 
 
-def read_config_text(path: Path, error: type[KubewardError]) -> str:
-    """The text of a config file: a regular file (O_NONBLOCK, so a FIFO planted under its
-    name cannot hang the scan), at most 1 MiB, UTF-8."""
+def read_config_text(path: Path, error: type[KubewardError], what: str = "config file") -> str:
+    """The text of a config file (`what` names it in errors): a regular file (O_NONBLOCK, so
+    a FIFO planted under its name cannot hang the scan), at most 1 MiB, UTF-8."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses directories
             os.close(fd)
-            raise error(f"{path}: config file is not a regular file")
+            raise error(f"{path}: {what} is not a regular file")
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX_CONFIG_FILE_SIZE + 1)
     except OSError as exc:
-        raise error(f"{path}: cannot read config file: {exc.strerror}") from None
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
     if len(data) > MAX_CONFIG_FILE_SIZE:
-        raise error(f"{path}: config file is larger than 1 MiB")
+        raise error(f"{path}: {what} is larger than 1 MiB")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise error(f"{path}: config file is not UTF-8 text") from None
+        raise error(f"{path}: {what} is not UTF-8 text") from None
 
 
 def find_section(

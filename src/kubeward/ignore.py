@@ -10,23 +10,20 @@ glob.translate.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Protocol
 
 import yaml
 from packageurl import PackageURL
 
+from kubeward.config_file import compose_yaml, read_config_text
 from kubeward.errors import KubewardError
 from kubeward.model import Finding
 
 IGNORE_FILE_NAME = ".kubewardignore.yaml"
-MAX_IGNORE_FILE_SIZE = 1024 * 1024
 _MAX_DEPTH = 8  # the format needs 3: top mapping, list, entry
 
 _ENTRY_KEYS = ("id", "package", "purl", "path", "expires", "reason")
@@ -38,7 +35,6 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # terminal. Reasons may span lines; nothing else may hold any control or bidi character.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _REASON_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class IgnoreFileError(KubewardError):
@@ -248,8 +244,8 @@ class _Parser:
         self.path = path
 
     def fail(self, node: yaml.Node | None, message: str) -> IgnoreFileError:
-        mark = None if node is None else node.start_mark
-        return IgnoreFileError(f"{_where(self.path, mark)}: {message}")
+        where = self.path if node is None else f"{self.path}:{node.start_mark.line + 1}"
+        return IgnoreFileError(f"{where}: {message}")
 
     def pairs(self, node: yaml.MappingNode, what: str) -> dict[str, yaml.Node]:
         out: dict[str, yaml.Node] = {}
@@ -364,61 +360,13 @@ class _Parser:
         return tuple(self.entry(item, i) for i, item in enumerate(entries_node.value, 1))
 
 
-class _Mark(Protocol):
-    line: int
-
-
-def _where(path: Path, mark: _Mark | None) -> str:
-    return f"{path}" if mark is None else f"{path}:{mark.line + 1}"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def parse_ignore_text(text: str, path: Path) -> IgnoreRules:
     """Parse the ignore file `text`; `path` is only used in messages and `IgnoreRules.source`."""
-    parser = _Parser(path)
-    try:
-        # Aliases and deep nesting are refused before anything is built: aliases let a few
-        # bytes expand into a huge document, and an ignore file needs neither.
-        depth = 0
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.AliasEvent):
-                where = _where(path, event.start_mark)
-                raise IgnoreFileError(f"{where}: YAML aliases are not allowed")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > _MAX_DEPTH:
-                    where = _where(path, event.start_mark)
-                    raise IgnoreFileError(f"{where}: YAML nested too deeply")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        where = _where(path, exc.problem_mark or exc.context_mark)
-        problem = _one_line(exc.problem or exc.context or "invalid YAML")
-        raise IgnoreFileError(f"{where}: malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise IgnoreFileError(f"{path}: malformed YAML: {_one_line(str(exc))}") from None
-    return IgnoreRules(entries=parser.document(root), source=path)
+    # aliases and deep nesting are refused before anything is built (compose_yaml)
+    root, _ = compose_yaml(text, str(path), IgnoreFileError, _MAX_DEPTH)
+    return IgnoreRules(entries=_Parser(path).document(root), source=path)
 
 
 def load_ignore_file(path: Path) -> IgnoreRules:
     """Read and check the ignore file at `path`; any problem is one IgnoreFileError line."""
-    try:
-        # O_NONBLOCK so that a FIFO planted under the ignore file's name cannot hang the scan.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise IgnoreFileError(f"{path}: ignore file is not a regular file")
-            data = handle.read(MAX_IGNORE_FILE_SIZE + 1)
-    except OSError as exc:
-        raise IgnoreFileError(f"{path}: cannot read ignore file: {exc.strerror}") from None
-    if len(data) > MAX_IGNORE_FILE_SIZE:
-        raise IgnoreFileError(f"{path}: ignore file is larger than 1 MiB")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise IgnoreFileError(f"{path}: ignore file is not UTF-8 text") from None
-    return parse_ignore_text(text, path)
+    return parse_ignore_text(read_config_text(path, IgnoreFileError, "ignore file"), path)

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import yaml
 
-from kubeward.config_file import compose_yaml
+from kubeward.config_file import compose_yaml, one_line, yaml_where
 from kubeward.errors import KubewardError
 from kubeward.ignore import glob_regex
 from kubeward.model import Finding, Location, Severity
@@ -110,18 +110,6 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class SecretRuleError(KubewardError):
     """A secret rule, rule file or placeholder that cannot be used as written."""
-
-
-class _Mark(Protocol):
-    line: int
-
-
-def _where(source: str, mark: _Mark | None) -> str:
-    return source if mark is None else f"{source}:{mark.line + 1}"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def shannon_entropy(data: bytes) -> float:
@@ -236,7 +224,7 @@ class _RuleParser:
         try:
             return re.compile(text.encode("utf-8"))
         except (re.error, OverflowError, RecursionError) as exc:
-            raise self.fail(f"bad regex in {key!r}: {_one_line(str(exc))}") from None
+            raise self.fail(f"bad regex in {key!r}: {one_line(str(exc))}") from None
 
     def rule(self) -> SecretRule:
         for key in self.entry:
@@ -319,7 +307,7 @@ def parse_placeholders(values: object, where: str) -> tuple[str, ...]:
                 re.compile(value[1:-1].encode("utf-8"), re.IGNORECASE)
             except re.error as exc:
                 raise SecretRuleError(
-                    f"{where}: bad placeholder regex {value!r}: {_one_line(str(exc))}"
+                    f"{where}: bad placeholder regex {value!r}: {one_line(str(exc))}"
                 ) from None
             out.append(value)
         else:
@@ -344,7 +332,7 @@ def parse_rule_file(text: str, source: str) -> RuleFile:
     root, construct = compose_yaml(text, source, SecretRuleError, MAX_YAML_DEPTH)
     if not isinstance(root, yaml.MappingNode):
         raise SecretRuleError(
-            f"{_where(source, getattr(root, 'start_mark', None))}: "
+            f"{yaml_where(source, getattr(root, 'start_mark', None))}: "
             "expected a mapping with a 'rules' list at the top level"
         )
     rules: list[SecretRule] = []
@@ -355,10 +343,10 @@ def parse_rule_file(text: str, source: str) -> RuleFile:
         if key == "rules":
             if not isinstance(value_node, yaml.SequenceNode):
                 raise SecretRuleError(
-                    f"{_where(source, value_node.start_mark)}: 'rules' must be a list"
+                    f"{yaml_where(source, value_node.start_mark)}: 'rules' must be a list"
                 )
             for number, node in enumerate(value_node.value, 1):
-                where = _where(source, node.start_mark)
+                where = yaml_where(source, node.start_mark)
                 rule = parse_rule(construct(node), where, number)
                 if rule.id in seen:
                     raise SecretRuleError(
@@ -368,11 +356,11 @@ def parse_rule_file(text: str, source: str) -> RuleFile:
                 rules.append(rule)
         elif key == "placeholders":
             placeholders = parse_placeholders(
-                construct(value_node), _where(source, value_node.start_mark)
+                construct(value_node), yaml_where(source, value_node.start_mark)
             )
         else:
             raise SecretRuleError(
-                f"{_where(source, key_node.start_mark)}: unknown key {key!r} at the top level "
+                f"{yaml_where(source, key_node.start_mark)}: unknown key {key!r} at the top level "
                 "(expected 'rules' or 'placeholders')"
             )
     return RuleFile(rules=tuple(rules), placeholders=placeholders)
