@@ -16,7 +16,13 @@ from pathlib import Path
 from kubeward.misconfig.engine import TARGETS, CheckMeta, load_metadata
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "checks.md"
-TARGET_TITLES = {"dockerfile": "Dockerfile checks", "image": "Image checks"}
+TARGET_TITLES = {
+    "dockerfile": "Dockerfile checks",
+    "image": "Image checks",
+    "kubernetes": "Kubernetes checks",
+}
+# set-level Kubernetes checks are listed with the per-object ones; the Target line tells them apart
+SECTION_OF = {"kubernetes-set": "kubernetes"}
 
 
 def _cell(text: str) -> str:
@@ -66,7 +72,12 @@ def render(metadata: Mapping[str, CheckMeta]) -> str:
         "",
     ]
     for target in TARGETS:
-        metas = sorted((m for m in metadata.values() if m.target == target), key=lambda m: m.id)
+        if target in SECTION_OF:
+            continue
+        metas = sorted(
+            (m for m in metadata.values() if SECTION_OF.get(m.target, m.target) == target),
+            key=lambda m: m.id,
+        )
         if not metas:
             continue
         lines += [f"## {TARGET_TITLES.get(target, target)}", ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubeward.analyze import create_analyzers
 from kubeward.analyze.base import InventoryBuilder, ScanContext, ScanMode
@@ -10,16 +11,21 @@ from kubeward.artifact.image import Image
 from kubeward.artifact.walk import Dispatcher, Progress, WalkOptions, walk_directory, walk_image
 from kubeward.model import ArtifactInfo, ScanResult
 
+if TYPE_CHECKING:
+    from kubeward.misconfig.engine import Selection
+
 
 def scan_image(
     image: Image,
     options: WalkOptions | None = None,
     progress: Progress | None = None,
     scanners: frozenset[str] = frozenset(),
+    selection: Selection | None = None,
 ) -> ScanResult:
     """Every package in `image`'s squashed filesystem, each with the layer that wrote it;
     with "secret" in `scanners`, also the secrets in every layer and in the image config;
-    with "misconfig", also the image checks (config and squashed filesystem)."""
+    with "misconfig", also the image checks (config and squashed filesystem) that
+    `selection` (kubeward.yaml's `checks:`) wants."""
     facts = InventoryBuilder()
     analyzers = create_analyzers(ScanContext("image", scanners))
     dispatcher = Dispatcher(analyzers, facts)
@@ -31,7 +37,7 @@ def scan_image(
 
         collector = next(a for a in analyzers if isinstance(a, ImageFilesCollector))
         subject = ImageSubject(image.config, tree, collector.files, image.name, image.kind)
-        run = run_image_checks(subject)
+        run = run_image_checks(subject, selection)
         for finding in run.findings:
             facts.add_finding(finding)
         for error in run.errors:

@@ -19,15 +19,6 @@ CLEAN = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _config_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(
-        cli_main.COMMANDS,
-        "config",
-        ("kubeward.cli.config", "check Dockerfiles for misconfigurations"),
-    )
-
-
 def kubeward(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = cli_main.main(list(args))
     out, err = capsys.readouterr()
@@ -157,7 +148,7 @@ def test_kubeward_yaml_errors_are_one_line(
         ),
         "checks:\n  enabled: [x]\n": (
             "kubeward.yaml:2: checks: unknown key 'enabled' (expected one of: enable, disable, "
-            "base_image_registries)"
+            "base_image_registries, custom)"
         ),
         "ids: &a [KW-DF-000]\nchecks:\n  disable: *a\n": (
             "kubeward.yaml:3: YAML aliases are not allowed"
@@ -378,3 +369,60 @@ def test_parse_error_counts_for_exit_code_and_can_be_disabled(
     write(tmp_path, "kubeward.yaml", "checks:\n  disable: [KW-DF-000]\n")
     code, out, _ = kubeward(capsys, "config", str(tmp_path), "-f", "json", "--exit-code", "1")
     assert (code, findings(out)) == (0, [])
+
+
+def test_settings_parse_custom_checks() -> None:
+    from kubeward.misconfig.settings import CustomCheckSpec
+    from kubeward.model import Severity
+
+    text = (
+        "checks:\n"
+        "  disable: [ACME-002]\n"
+        "  custom:\n"
+        "    - id: ACME-001\n"
+        "      title: Deployments need at least 2 replicas\n"
+        "      severity: medium\n"
+        '      message: "replicas is {{ object.spec.replicas }}"\n'
+        "      match: {kinds: [Deployment, StatefulSet, Deployment]}\n"
+        '      expression: "object.spec.replicas >= 2"\n'
+        "    - id: ACME-002\n"
+        "      title: Teams are labelled\n"
+        "      severity: LOW\n"
+        "      failure_policy: Ignore\n"
+        "      remediation: Add a team label.\n"
+        "      tags: [labels]\n"
+        "      expression: |\n"
+        "        has(object.metadata.labels) &&\n"
+        "        'team' in object.metadata.labels\n"
+    )
+    settings = parse_check_settings(text, Path("k.yaml"))
+    assert settings.custom == (
+        CustomCheckSpec(
+            id="ACME-001",
+            title="Deployments need at least 2 replicas",
+            severity=Severity.MEDIUM,
+            expression="object.spec.replicas >= 2",
+            line=4,
+            expression_line=9,
+            message="replicas is {{ object.spec.replicas }}",
+            message_line=7,
+            kinds=("Deployment", "StatefulSet"),
+        ),
+        CustomCheckSpec(
+            id="ACME-002",
+            title="Teams are labelled",
+            severity=Severity.LOW,
+            expression="has(object.metadata.labels) &&\n'team' in object.metadata.labels",
+            line=10,
+            expression_line=17,
+            literal=True,
+            failure_policy="Ignore",
+            remediation="Add a team label.",
+            tags=("labels",),
+        ),
+    )
+    assert settings.selection().disable == frozenset({"ACME-002"})
+    with pytest.raises(
+        CheckSettingsError, match=r"^k.yaml:3: checks.custom\[0\]: missing 'title'$"
+    ):
+        parse_check_settings("checks:\n  custom:\n    - {id: X-1}\n", Path("k.yaml"))

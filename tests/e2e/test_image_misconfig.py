@@ -122,3 +122,27 @@ def test_misconfig_is_not_a_scanner_of_fs(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "choose from vuln, secret" in done.stderr
+
+
+def test_kubeward_yaml_selects_image_checks(image: dict[str, Any], tmp_path: Path) -> None:
+    config = tmp_path / "kubeward.yaml"
+    config.write_text("checks:\n  disable: [KW-IMG-001, KW-IMG-006]\n")
+    report = json.loads(scan(image, "-f", "json", "--config", str(config)).stdout)
+    assert sorted(f["ruleId"] for f in report["findings"]) == ["KW-IMG-003", "KW-IMG-004"]
+
+
+def test_kubeward_yaml_with_an_unknown_check_is_refused(
+    image: dict[str, Any], tmp_path: Path
+) -> None:
+    config = tmp_path / "kubeward.yaml"
+    config.write_text("checks:\n  enable: [KW-IMG-999]\n")
+    done = subprocess.run(
+        [KUBEWARD, "image", image["target"], "--scanners", "misconfig", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"kubeward: error: {config}:2: checks.enable: 'KW-IMG-999' is neither a check id nor a tag"
+    )

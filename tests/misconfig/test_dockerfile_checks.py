@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kubeward.misconfig.dockerfile import checks, parse_dockerfile
+from kubeward.misconfig.dockerfile import checks
+from kubeward.misconfig.dockerfile.parse import parse_dockerfile
 from kubeward.misconfig.engine import Selection, load_metadata, run_checks
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dockerfiles"

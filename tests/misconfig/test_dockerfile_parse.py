@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kubeward.misconfig.dockerfile import Dockerfile, parse_dockerfile
+from kubeward.misconfig.dockerfile.model import Dockerfile
+from kubeward.misconfig.dockerfile.parse import parse_dockerfile
 
 
 def parse(text: str) -> Dockerfile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubeward.misconfig import engine
-from kubeward.misconfig.dockerfile import parse_dockerfile
+from kubeward.misconfig.dockerfile.parse import parse_dockerfile
 
 RUN_MODULE = "kubeward.misconfig.dockerfile.checks_run"
 

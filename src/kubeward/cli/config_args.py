@@ -1,4 +1,4 @@
-"""Arguments of `kubeward config`: a directory or Dockerfile, and the report options."""
+"""Arguments of `kubeward config`: a directory, Dockerfile, manifest or `-`, and the options."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ FORMATS = ("table", "json", "sarif")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "path", metavar="PATH", help="directory searched for Dockerfiles, or one Dockerfile"
+        "path",
+        metavar="PATH",
+        help="directory searched for Dockerfiles, Kubernetes manifests, Helm charts and "
+        "kustomizations; or one Dockerfile or manifest; or - for manifests on stdin",
     )
     parser.add_argument(
         "--config",
@@ -36,7 +39,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ignore file (default: .kubewardignore.yaml in PATH)",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes that check files (default: the usable CPUs; 1 = no extra processes)",
+    )
+    parser.add_argument(
         "--show-suppressed",
         action="store_true",
         help="list suppressed findings and unused ignore entries on stderr",
+    )
+    parser.add_argument(
+        "--compliance",
+        metavar="SPEC",
+        help="report per control of SPEC: k8s-pss-baseline, k8s-pss-restricted, k8s-nsa, k8s-cis",
+    )
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="rewrite manifests in place for the fixable checks (never Helm templates)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --fix: print the unified diff of the fixes, change nothing",
+    )
+    parser.add_argument(
+        "--values",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="values file passed to `helm template` for chart directories (repeatable)",
     )

@@ -16,9 +16,22 @@ def run(args: argparse.Namespace) -> int:
     if "vuln" in scanners(args):
         open_database(args)  # a missing database is reported before the image is pulled
     notices = configure_secrets(args, Path.cwd())
+    if "misconfig" in scanners(args):
+        args.check_selection = _check_selection(args)
     result = scan(args, scanners(args))
     if "misconfig" in scanners(args) and result.artifact.kind in ("rootfs", "dir"):
         notices.append(
             f"misconfig: image checks need an image (config and layers), not {args.target}"
         )
     return finish(result, args, fmt, Path.cwd(), notices)
+
+
+def _check_selection(args: argparse.Namespace) -> object:
+    """The image checks kubeward.yaml's `checks:` section enables (given or found)."""
+    from kubeward.config_file import find_config
+    from kubeward.misconfig.engine import load_metadata
+    from kubeward.misconfig.settings import load_check_settings
+
+    settings = load_check_settings(Path(args.config) if args.config else find_config(Path.cwd()))
+    settings.validate(load_metadata())
+    return settings.selection()

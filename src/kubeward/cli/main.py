@@ -16,7 +16,10 @@ from kubeward import __version__
 COMMANDS = {
     "image": ("kubeward.cli.image", "find vulnerable packages in a container image"),
     "fs": ("kubeward.cli.fs", "find vulnerable packages in a directory"),
-    "config": ("kubeward.cli.config", "check Dockerfiles for misconfigurations"),
+    "config": (
+        "kubeward.cli.config",
+        "check Dockerfiles and Kubernetes manifests for misconfigurations",
+    ),
     "sbom": ("kubeward.cli.sbom", "list every package in an image or directory (SBOM)"),
     "db": ("kubeward.cli.db", "manage the vulnerability database"),
 }

@@ -7,7 +7,9 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from kubeward.errors import UsageError
 from kubeward.model import ScanResult
@@ -17,8 +19,13 @@ def write_report(result: ScanResult, fmt: str, args: argparse.Namespace) -> None
     from kubeward.report import get_writer
 
     write = get_writer(fmt)
+    write_output(lambda out: write(result, out), args)
+
+
+def write_output(write_to: Callable[[BinaryIO], None], args: argparse.Namespace) -> None:
+    """Run `write_to` on stdout, or on --output FILE replaced atomically once it succeeded."""
     if not args.output or args.output == "-":
-        write(result, sys.stdout.buffer)
+        write_to(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     target = Path(args.output)
@@ -28,7 +35,7 @@ def write_report(result: ScanResult, fmt: str, args: argparse.Namespace) -> None
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            write(result, out)
+            write_to(out)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

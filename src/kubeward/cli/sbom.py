@@ -97,7 +97,8 @@ def scan(args: argparse.Namespace, scanners: frozenset[str] = frozenset()) -> Sc
         opened = open_image(args, progress_cm)
         if isinstance(opened, Image):
             try:
-                return scan_image(opened, options, progress_cm, scanners)
+                selection = getattr(args, "check_selection", None)
+                return scan_image(opened, options, progress_cm, scanners, selection)
             finally:
                 opened.close()
         assert isinstance(opened, tuple)

@@ -34,7 +34,9 @@ from kubeward.model import Finding, Location, Severity
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("dockerfile", "image")
+# kubernetes: one manifest object at a time; kubernetes-set: all objects of a scan at once
+# (checks that relate objects, such as namespaces without a NetworkPolicy)
+TARGETS = ("dockerfile", "image", "kubernetes", "kubernetes-set")
 # modules that register checks, imported when checks of that target run
 CHECK_MODULES: dict[str, tuple[str, ...]] = {
     "dockerfile": (
@@ -42,7 +44,14 @@ CHECK_MODULES: dict[str, tuple[str, ...]] = {
         "kubeward.misconfig.dockerfile.checks_run",
     ),
     "image": ("kubeward.misconfig.image.checks",),
+    "kubernetes": (
+        "kubeward.misconfig.kubernetes.checks_pss",
+        "kubeward.misconfig.kubernetes.checks_practice",
+        "kubeward.misconfig.kubernetes.checks_rbac",
+        "kubeward.misconfig.kubernetes.checks_network",
+    ),
 }
+CHECK_MODULES["kubernetes-set"] = CHECK_MODULES["kubernetes"]
 
 
 class CheckMetadataError(KubewardError):
@@ -63,15 +72,29 @@ class CheckMeta:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldFix:
+    """A structured edit of the checked document that removes a violation, applied by
+    `kubeward config --fix`: "set" `path` to `value`, "add" `value` to the list at `path`
+    (created when missing), or "delete" the key at `path`."""
+
+    path: tuple[str | int, ...]
+    value: Any = None
+    op: str = "set"
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     """What a check found: a message with its evidence and where (line in the file, or a
-    path inside an image, or a resource such as "image config")."""
+    path inside an image, or a resource such as "image config"); `fixes` when the check
+    knows the edit that removes it; `subject` the object it is about for set-level checks."""
 
     message: str
     line: int | None = None
     end_line: int | None = None
     path: str | None = None
     resource: str | None = None
+    fixes: tuple[FieldFix, ...] = ()
+    subject: Any = None
 
 
 CheckFunction = Callable[[Any], Iterable[Violation]]
@@ -149,6 +172,10 @@ def load_metadata() -> dict[str, CheckMeta]:
 
 def checks_for(target: str) -> list[tuple[CheckMeta, CheckFunction]]:
     """The registered checks of `target`, each with its metadata, in id order."""
+    key = (target, len(REGISTRY.checks))
+    cached = _CHECKS_FOR.get(key)
+    if cached is not None:
+        return cached
     for module in CHECK_MODULES[target]:
         importlib.import_module(module)
     metadata = load_metadata()
@@ -160,7 +187,13 @@ def checks_for(target: str) -> list[tuple[CheckMeta, CheckFunction]]:
         if meta is None:
             raise CheckMetadataError(f"check {check_id} has no metadata in kubeward/data/checks")
         out.append((meta, function))
+    if len(_CHECKS_FOR) > 16:
+        _CHECKS_FOR.clear()
+    _CHECKS_FOR[(target, len(REGISTRY.checks))] = out
     return out
+
+
+_CHECKS_FOR: dict[tuple[str, int], list[tuple[CheckMeta, CheckFunction]]] = {}
 
 
 @dataclass(frozen=True)
@@ -181,6 +214,8 @@ class Selection:
 class CheckRun:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # (finding, violation) pairs when run_checks(keep_violations=True): fixes and subjects
+    violations: list[tuple[Finding, Violation]] = field(default_factory=list)
 
 
 def run_checks(
@@ -191,11 +226,14 @@ def run_checks(
     layer: str | None = None,
     selection: Selection | None = None,
     suppressed: Callable[[str, int | None], bool] | None = None,
+    resource: str | None = None,
+    keep_violations: bool = False,
+    run: CheckRun | None = None,
 ) -> CheckRun:
     """Run every selected check of `target` on `subject`; a check that raises is one error
     line ("KW-DF-001 failed on PATH: ...") and the rest still run."""
     selection = selection or Selection()
-    run = CheckRun()
+    run = run if run is not None else CheckRun()
     for meta, function in checks_for(target):
         if not selection.wants(meta):
             continue
@@ -208,23 +246,24 @@ def run_checks(
         for v in violations:
             if suppressed is not None and suppressed(meta.id, v.line):
                 continue
-            run.findings.append(
-                Finding(
-                    kind="misconfiguration",
-                    rule_id=meta.id,
-                    title=meta.title,
-                    severity=meta.severity,
-                    location=Location(
-                        path=v.path or path,
-                        line=v.line,
-                        end_line=v.end_line,
-                        layer=layer,
-                        resource=v.resource,
-                    ),
-                    message=v.message,
-                    remediation=meta.remediation,
-                    references=meta.references,
-                    evidence=meta.mappings,
-                )
+            finding = Finding(
+                kind="misconfiguration",
+                rule_id=meta.id,
+                title=meta.title,
+                severity=meta.severity,
+                location=Location(
+                    path=v.path or path,
+                    line=v.line,
+                    end_line=v.end_line,
+                    layer=layer,
+                    resource=v.resource or resource,
+                ),
+                message=v.message,
+                remediation=meta.remediation,
+                references=meta.references,
+                evidence=meta.mappings,
             )
+            run.findings.append(finding)
+            if keep_violations:
+                run.violations.append((finding, v))
     return run

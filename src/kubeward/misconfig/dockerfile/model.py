@@ -7,7 +7,6 @@ RUN) is computed once here or in `parse.py`, never re-parsed by a check.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import shlex
@@ -67,7 +66,7 @@ class Instruction:
         if self.heredocs and _heredoc_is_script(self.script):
             offset = self.script.count("\n") + 1  # the body starts after the command lines
             out.extend(
-                dataclasses.replace(c, line_offset=offset + c.line_offset)
+                c._replace(line_offset=offset + c.line_offset)
                 for c in split_commands(self.heredocs[0])
                 if c.argv
             )
@@ -100,6 +99,20 @@ class Stage:
     instructions: tuple[Instruction, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RunCommand:
+    """One simple command of a RUN with where it is and its argv without wrappers."""
+
+    stage: Stage
+    instruction: Instruction
+    command: SimpleCommand
+    argv: tuple[str, ...]  # `unwrapped_argv`: never empty
+
+    @property
+    def line(self) -> int:
+        return self.instruction.command_line(self.command)
+
+
 @dataclass(frozen=True)
 class Dockerfile:
     """A parsed Dockerfile. A file that does not parse has `parse_error=(line, message)` and
@@ -113,6 +126,34 @@ class Dockerfile:
     parse_error: tuple[int, str] | None = None
     # line -> suppressed check ids; line 0 holds the file-wide ones (`ignore-file=`)
     suppressions: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def run_commands(self) -> tuple[RunCommand, ...]:
+        """Every simple command of every RUN, in order, each unwrapped once for all checks."""
+        from kubeward.misconfig.dockerfile.shell import unwrapped_argv
+
+        out = []
+        for stage in self.stages:
+            for instruction in stage.instructions:
+                for command in instruction.commands:
+                    argv = unwrapped_argv(command.argv)
+                    if argv:
+                        out.append(RunCommand(stage, instruction, command, argv))
+        return tuple(out)
+
+    @functools.cached_property
+    def programs(self) -> dict[str, tuple[RunCommand, ...]]:
+        """`run_commands` by program name: a check for `apt-get` looks at apt-get only."""
+        index: dict[str, list[RunCommand]] = {}
+        for run in self.run_commands:
+            index.setdefault(run.argv[0], []).append(run)
+        return {name: tuple(runs) for name, runs in index.items()}
+
+    def commands_of(self, *names: str) -> list[RunCommand]:
+        """The RUN commands whose program is one of `names`, in file order."""
+        if len(names) == 1:
+            return list(self.programs.get(names[0], ()))
+        return [run for run in self.run_commands if run.argv[0] in names]
 
     def is_suppressed(self, check_id: str, line: int | None) -> bool:
         """True when a `# kubeward:ignore=` comment covers this line or the whole file."""

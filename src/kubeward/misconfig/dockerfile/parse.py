@@ -1,9 +1,11 @@
 """Dockerfile bytes -> `Dockerfile`: BuildKit's own parser for syntax, plus what it leaves out.
 
 The `dockerfile` package is BuildKit's parser (continuations, heredocs, JSON form, the escape
-directive), so syntax matches `docker build` exactly. It does not group stages, substitute
-ARG/ENV, keep per-line text, or read our suppression comments; that is done here. Bad input
-is normal input: every failure becomes `parse_error=(line, message)`, never an exception.
+directive), so syntax matches `docker build` exactly; `fastparse.parse_fast` returns the same
+commands without loading Go for nearly every file, and BuildKit parses the rest. It does not
+group stages, substitute ARG/ENV, keep per-line text, or read our suppression comments; that
+is done here. Bad input is normal input: every failure becomes `parse_error=(line, message)`,
+never an exception.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import dockerfile  # type: ignore[import-not-found]
-
+from kubeward.misconfig.dockerfile.fastparse import parse_fast
 from kubeward.misconfig.dockerfile.model import Dockerfile, Instruction, Stage
 
 MAX_SIZE = 4 * 1024 * 1024
@@ -68,14 +69,18 @@ def _parse_text(text: str, path: str) -> Dockerfile:
         return Dockerfile(
             path, directives=directives, parse_error=(1, f"invalid escape directive {escape!r}")
         )
-    try:
-        commands = dockerfile.parse_string(text)
-    except dockerfile.GoParseError as exc:
-        return Dockerfile(
-            path,
-            directives=directives,
-            parse_error=(_error_line(lines, str(exc)), _one_line(str(exc))),
-        )
+    commands: Any = parse_fast(text)  # BuildKit's exact result, or None when not certain
+    if commands is None:
+        import dockerfile  # type: ignore[import-not-found]  # lazy: see __init__
+
+        try:
+            commands = dockerfile.parse_string(text)
+        except dockerfile.GoParseError as exc:
+            return Dockerfile(
+                path,
+                directives=directives,
+                parse_error=(_error_line(lines, str(exc)), _one_line(str(exc))),
+            )
     for command in commands:
         if command.cmd.upper() not in KNOWN:
             return Dockerfile(
@@ -102,6 +107,8 @@ def _directives(lines: list[str]) -> dict[str, str]:
 
 def _error_line(lines: list[str], message: str) -> int:
     """BuildKit's messages carry no line: find the shortest prefix failing the same way."""
+
+    import dockerfile
 
     def fails(count: int) -> bool:
         try:
@@ -372,6 +379,8 @@ def _script(
 def _suppressions(lines: list[str], instructions: list[Instruction]) -> dict[int, frozenset[str]]:
     """`# kubeward:ignore=ID,ID reason` covers every line of the next instruction;
     `# kubeward:ignore-file=ID` covers the file (stored under line 0)."""
+    if not any("kubeward:ignore" in line for line in lines):
+        return {}
     inside: set[int] = set()
     for item in instructions:
         inside.update(range(item.line, item.end_line + 1))

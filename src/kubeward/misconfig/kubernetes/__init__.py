@@ -1,0 +1,1 @@
+"""Kubernetes manifests: loader with file:line, workload model, checks, exceptions, fixes."""
