@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
-import venv
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from checkov_venv import checkov_command
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "dockerfiles"
-CHECKOV_VENV = ROOT / "benchmarks" / ".cache" / "venv-checkov"
 
 # kubeward check <-> checkov check that looks for the same problem (ids checked against
 # checkov 3.3 `checkov --list --framework dockerfile` and kubeward's metadata at run time).
@@ -40,17 +39,6 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("KW-DF-027", "CKV_DOCKER_6", "MAINTAINER"),
     ("KW-DF-031", "CKV2_DOCKER_1", "sudo in RUN"),
 )
-
-
-def checkov_command() -> Path:
-    """The checkov executable of the benchmark venv, installed there when missing."""
-    exe = CHECKOV_VENV / "bin" / "checkov"
-    if not exe.exists():
-        print(f"installing checkov into {CHECKOV_VENV} ...", file=sys.stderr)
-        venv.create(CHECKOV_VENV, with_pip=True)
-        pip = CHECKOV_VENV / "bin" / "pip"
-        subprocess.run([str(pip), "install", "-q", "checkov"], check=True)
-    return exe
 
 
 def run_kubeward(files: list[tuple[Path, str]], repeat: int) -> tuple[float, dict[str, Any]]:

@@ -18,14 +18,14 @@ import json
 import subprocess
 import sys
 import time
-import venv
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from checkov_venv import checkov_command
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "k8s-manifests"
-CHECKOV_VENV = ROOT / "benchmarks" / ".cache" / "venv-checkov"
 
 # PSS control -> (kubeward check, checkov checks that look for the same thing). Ids checked
 # against `checkov --list --framework kubernetes` (checkov 3.3) and kubeward's metadata.
@@ -53,17 +53,6 @@ PSS_ONLY_KUBEWARD = (
 )
 
 ObjectKey = tuple[str, str, str]  # (file relative to the corpus, kind, name)
-
-
-def checkov_command() -> Path:
-    """The checkov executable of the benchmark venv, installed there when missing."""
-    exe = CHECKOV_VENV / "bin" / "checkov"
-    if not exe.exists():
-        print(f"installing checkov into {CHECKOV_VENV} ...", file=sys.stderr)
-        venv.create(CHECKOV_VENV, with_pip=True)
-        pip = CHECKOV_VENV / "bin" / "pip"
-        subprocess.run([str(pip), "install", "-q", "checkov"], check=True)
-    return exe
 
 
 def run_kubeward(corpus: Path, repeat: int) -> tuple[float, Any]:

@@ -276,6 +276,38 @@ def test_probes_are_not_required_of_jobs_or_run_to_completion_pods() -> None:
     assert found("KW-K8S-067", POD) == [(8, 'container "shell" has no livenessProbe')]
 
 
+DEPLOYMENT_CONFIG = """\
+apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: api
+spec:
+  replicas: 2
+  selector:
+    app: api
+  triggers:
+    - type: ConfigChange
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: registry.example.com/api:2.1.0
+          readinessProbe:
+            httpGet: {path: /ready, port: 8080}
+"""
+
+
+def test_openshift_deployment_configs_run_long_and_need_probes() -> None:
+    """A DeploymentConfig keeps its pods running like a Deployment (it is no Job)."""
+    assert found("KW-K8S-067", DEPLOYMENT_CONFIG) == [(16, 'container "api" has no livenessProbe')]
+    assert found("KW-K8S-068", DEPLOYMENT_CONFIG) == []
+    assert found("KW-K8S-070", DEPLOYMENT_CONFIG) == [
+        (14, "pod runs as the default service account (serviceAccountName not set)")
+    ]
+
+
 def test_ephemeral_containers_skip_resources_but_not_image_or_root_fs() -> None:
     assert found("KW-K8S-060", POD) == [
         (8, 'container "shell" has no memory limit (resources.limits.memory)')
@@ -1037,25 +1069,25 @@ def test_malformed_objects_do_not_break_checks() -> None:
 
 
 CORPUS_COUNTS = {
-    "KW-K8S-060": 295,
-    "KW-K8S-061": 286,
-    "KW-K8S-062": 284,
-    "KW-K8S-063": 260,
-    "KW-K8S-064": 310,
-    "KW-K8S-065": 157,
-    "KW-K8S-066": 311,
-    "KW-K8S-067": 302,
-    "KW-K8S-068": 303,
-    "KW-K8S-069": 424,
-    "KW-K8S-070": 331,
-    "KW-K8S-071": 16,
-    "KW-K8S-072": 25,
+    "KW-K8S-060": 332,
+    "KW-K8S-061": 323,
+    "KW-K8S-062": 321,
+    "KW-K8S-063": 297,
+    "KW-K8S-064": 345,
+    "KW-K8S-065": 156,
+    "KW-K8S-066": 310,
+    "KW-K8S-067": 337,
+    "KW-K8S-068": 338,
+    "KW-K8S-069": 471,
+    "KW-K8S-070": 376,
+    "KW-K8S-071": 15,
+    "KW-K8S-072": 26,
     "KW-K8S-073": 17,
-    "KW-K8S-074": 1,
+    "KW-K8S-074": 3,
     "KW-K8S-075": 7,
     "KW-K8S-076": 18,
     "KW-K8S-077": 7,
-    "KW-K8S-078": 29,
+    "KW-K8S-078": 32,
 }
 
 

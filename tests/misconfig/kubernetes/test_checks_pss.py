@@ -236,6 +236,49 @@ def test_unprivileged_passes() -> None:
     assert found(manifest, "KW-K8S-012") == []
 
 
+DEPLOYMENT_CONFIG = """\
+apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata:
+  name: frontend
+spec:
+  replicas: 2
+  selector:
+    app: frontend
+  strategy:
+    type: Rolling
+  triggers:
+    - type: ConfigChange
+  template:
+    metadata:
+      labels:
+        app: frontend
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/frontend:1.4.0
+          securityContext:
+            allowPrivilegeEscalation: false
+            privileged: true #A
+"""
+
+
+def test_openshift_deployment_config_is_a_workload() -> None:
+    """Its pods pass Pod Security Admission like a Deployment's: the same controls apply
+    to its pod template, at its lines, with fixes into that template."""
+    assert found(DEPLOYMENT_CONFIG, "KW-K8S-012") == [
+        (at(DEPLOYMENT_CONFIG, "#A"), 'container "web" sets privileged: true')
+    ]
+    unprivileged = DEPLOYMENT_CONFIG.replace("true #A", "false")
+    assert found(unprivileged, "KW-K8S-012") == []
+    assert fixes(unprivileged, "KW-K8S-032") == [
+        (FieldFix(("spec", "template", "spec", "securityContext", "runAsNonRoot"), True),)
+    ]
+    fixed = apply_fixes(unprivileged, "KW-K8S-032")
+    assert found(fixed, "KW-K8S-032") == []
+    assert found(fixed, "KW-K8S-012") == []
+
+
 # --- KW-K8S-013 Baseline capabilities -------------------------------------------------------
 
 CAPABILITIES = """\
@@ -1456,20 +1499,20 @@ def test_corpus_runs_without_errors() -> None:
     assert [w for w in scan.warnings if "failed on" in w] == []
     counts = Counter(f.rule_id for f in scan.findings if f.rule_id in ids)
     assert dict(counts) == {
-        "KW-K8S-011": 21,
-        "KW-K8S-012": 14,
-        "KW-K8S-013": 10,
-        "KW-K8S-014": 49,
+        "KW-K8S-011": 24,
+        "KW-K8S-012": 15,
+        "KW-K8S-013": 11,
+        "KW-K8S-014": 53,
         "KW-K8S-015": 12,
         "KW-K8S-016": 4,
-        "KW-K8S-018": 1,
+        "KW-K8S-018": 2,
         "KW-K8S-019": 4,
-        "KW-K8S-020": 1,
-        "KW-K8S-030": 80,
-        "KW-K8S-031": 329,
-        "KW-K8S-032": 312,
-        "KW-K8S-034": 373,
-        "KW-K8S-035": 356,
+        "KW-K8S-020": 2,
+        "KW-K8S-030": 84,
+        "KW-K8S-031": 364,
+        "KW-K8S-032": 347,
+        "KW-K8S-034": 409,
+        "KW-K8S-035": 393,
     }
     # no manifest of the corpus sets a probe or lifecycle host, or unmasks /proc in a
     # user-namespaced pod (kubesec's hostUsers: false pod leaves procMount unset)
@@ -1479,12 +1522,10 @@ def test_corpus_runs_without_errors() -> None:
         for f in scan.findings
         if f.rule_id == "KW-K8S-018"
     ]
-    assert proc == [
-        (
-            "stackrox-kube-linter/tests/checks/unsafe-proc-mount.yml",
-            13,
-            'container "app" sets procMount: "Unmasked"',
-        )
+    unsafe_proc = "stackrox-kube-linter/tests/checks/unsafe-proc-mount.yml"
+    assert proc == [  # its Deployment and its OpenShift DeploymentConfig
+        (unsafe_proc, 13, 'container "app" sets procMount: "Unmasked"'),
+        (unsafe_proc, 26, 'container "app" sets procMount: "Unmasked"'),
     ]
     # kubesec's user-namespace pod is exempt from runAsNonRoot (policy v1.35)
     userns = "controlplaneio-kubesec/test/asset/score-1-pod-hostUsers-set-to-false.yml"

@@ -345,8 +345,8 @@ def test_wildcard_create_names_every_workload_resource() -> None:
     text = role('- {apiGroups: ["*"], resources: ["*"], verbs: [create]}\n')
     assert found("KW-K8S-105", text) == [
         ("m0.yaml", 6, "rules[0] can create pods, replicationcontrollers, podtemplates, "
-         "deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs: verbs [create] "
-         "on resources [*] in apiGroups [*]"),
+         "deployments, daemonsets, statefulsets, replicasets, jobs, cronjobs, "
+         "deploymentconfigs: verbs [create] on resources [*] in apiGroups [*]"),
     ]  # fmt: skip
 
 

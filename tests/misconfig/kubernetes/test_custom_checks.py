@@ -210,16 +210,20 @@ def test_a_check_is_turned_off_by_id_or_by_the_custom_tag() -> None:
 
 def test_annotations_suppress_custom_checks_like_built_in_ones() -> None:
     text = (
-        "kind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n"
         "    kubeward.io/ignore: 'ACME-001 reviewed by the platform team'\n"
     )
     assert found(entry('"false"'), text) == []
+    unannotated = text.split("  annotations:", maxsplit=1)[0]
+    assert found(entry('"false"'), unannotated) == [
+        "ACME-001 1 ConfigMap/c: failed expression: false"
+    ]
 
 
 def test_runaway_evaluations_stop_on_the_step_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(custom, "MAX_STEPS", 2_000)
     items = ", ".join(str(n) for n in range(30))
-    text = f"kind: Widget\nmetadata: {{name: w}}\nitems: [{items}]\n"
+    text = f"apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w}}\nitems: [{items}]\n"
     nested = '"object.items.all(a, object.items.all(b, object.items.all(c, a + b + c >= 0)))"'
     assert found(entry(nested), text) == [
         "ACME-001 1 Widget/w: expression could not be evaluated: stopped after 2,000 evaluation "

@@ -284,7 +284,10 @@ def test_fixed_manifest_passes_the_checks_it_was_fixed_for(tmp_path: Path) -> No
 
 
 def test_dry_run_returns_the_diff_and_writes_nothing(tmp_path: Path) -> None:
-    text = "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: x:1\n"
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n"
+        "    image: x:1\n"
+    )
     path = tmp_path / "pod.yaml"
     path.write_text(text)
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
@@ -297,7 +300,7 @@ def test_dry_run_returns_the_diff_and_writes_nothing(tmp_path: Path) -> None:
         "pod.yaml": (
             "--- a/pod.yaml\n"
             "+++ b/pod.yaml\n"
-            "@@ -5,3 +5,6 @@\n"
+            "@@ -6,3 +6,6 @@\n"
             "   containers:\n"
             "   - name: a\n"
             "     image: x:1\n"
@@ -314,7 +317,8 @@ def test_dry_run_returns_the_diff_and_writes_nothing(tmp_path: Path) -> None:
 
 def test_a_missing_final_newline_and_crlf_and_a_bom_are_kept(tmp_path: Path) -> None:
     raw = (
-        "\ufeffkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  hostNetwork: true\r\n  containers: []"
+        "\ufeffapiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n"
+        "  hostNetwork: true\r\n  containers: []"
     )
     path = tmp_path / "p.yaml"
     path.write_bytes(raw.encode())
@@ -333,13 +337,14 @@ def test_a_missing_final_newline_and_crlf_and_a_bom_are_kept(tmp_path: Path) -> 
     )
     apply_fixes(edits, False, [(path, "p.yaml")])
     assert path.read_bytes().decode() == (
-        "\ufeffkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  containers: []\r\n"
+        "\ufeffapiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  containers: []\r\n"
         "  automountServiceAccountToken: false"
     )
 
 
 def test_json_manifests_stay_json_with_their_indentation(tmp_path: Path) -> None:
-    text = '{\n    "kind": "Pod",\n    "metadata": {"name": "p"},\n    "spec": {\n' \
+    text = '{\n    "apiVersion": "v1",\n    "kind": "Pod",\n' \
+        '    "metadata": {"name": "p"},\n    "spec": {\n' \
         '        "containers": [\n            {\n                "name": "a"\n' \
         "            }\n        ]\n    }\n}\n"  # fmt: skip
     outcome, fixed = fix_file(tmp_path, text, [
@@ -347,7 +352,8 @@ def test_json_manifests_stay_json_with_their_indentation(tmp_path: Path) -> None
     ], name="p.json")  # fmt: skip
     assert outcome.changed == ["p.json"]
     assert fixed == (
-        '{\n    "kind": "Pod",\n    "metadata": {"name": "p"},\n    "spec": {\n'
+        '{\n    "apiVersion": "v1",\n    "kind": "Pod",\n'
+        '    "metadata": {"name": "p"},\n    "spec": {\n'
         '        "containers": [\n            {\n                "name": "a",\n'
         '                "securityContext": {\n'
         '                    "readOnlyRootFilesystem": true\n'
@@ -364,15 +370,17 @@ def test_document_pieces_are_found_by_line_around_markers_and_empty_documents(
         "---   # an empty document\n"
         "...\n"
         "--- # the first object\n"
+        "apiVersion: v1\n"
         "kind: ServiceAccount\n"
         "metadata: {name: a}\n"
         "...\n"
         "---\n"
+        "apiVersion: v1\n"
         "kind: ServiceAccount\n"
         "metadata: {name: b}\n"
     )
     loaded = load_text(text, "sa.yaml")
-    assert [(o.document, o.line, o.name) for o in loaded.objects] == [(0, 6, "a"), (1, 10, "b")]
+    assert [(o.document, o.line, o.name) for o in loaded.objects] == [(0, 6, "a"), (1, 11, "b")]
     outcome, fixed = fix_file(tmp_path, text, [
         (1, "KW-K8S-069", FieldFix(("automountServiceAccountToken",), False)),
         (0, "KW-K8S-069", FieldFix(("automountServiceAccountToken",), False)),
@@ -384,11 +392,13 @@ def test_document_pieces_are_found_by_line_around_markers_and_empty_documents(
         "---   # an empty document\n"
         "...\n"
         "--- # the first object\n"
+        "apiVersion: v1\n"
         "kind: ServiceAccount\n"
         "metadata: {name: a}\n"
         "automountServiceAccountToken: false\n"
         "...\n"
         "---\n"
+        "apiVersion: v1\n"
         "kind: ServiceAccount\n"
         "metadata: {name: b}\n"
         "automountServiceAccountToken: false\n"
@@ -396,20 +406,23 @@ def test_document_pieces_are_found_by_line_around_markers_and_empty_documents(
 
 
 def test_new_strings_that_kubectl_would_not_read_as_strings_are_quoted(tmp_path: Path) -> None:
-    text = "kind: ConfigMap\nmetadata:\n  name: c\n"
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
     _, fixed = fix_file(tmp_path, text, [
         (0, "T-1", FieldFix(("metadata", "labels", "enabled"), "yes")),
         (0, "T-1", FieldFix(("metadata", "labels", "mode"), "0755")),
         (0, "T-1", FieldFix(("metadata", "labels", "team"), "shop")),
     ])  # fmt: skip
     assert fixed == (
-        "kind: ConfigMap\nmetadata:\n  name: c\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
         '  labels:\n    enabled: "yes"\n    mode: "0755"\n    team: shop\n'
     )
 
 
 def test_fixes_that_cannot_apply_are_skipped_one_by_one(tmp_path: Path) -> None:
-    text = "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    env: oops\n"
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n"
+        "    env: oops\n"
+    )
     outcome, fixed = fix_file(tmp_path, text, [
         (0, "T-1", FieldFix(("spec", "containers", 3, "securityContext", "privileged"), False)),
         (0, "T-2", FieldFix(("metadata", "name", "x"), 1)),
@@ -446,7 +459,10 @@ def test_fixes_that_cannot_apply_are_skipped_one_by_one(tmp_path: Path) -> None:
 def test_objects_not_read_from_a_manifest_file_are_refused(
     tmp_path: Path, origin: str, reason: str
 ) -> None:
-    text = "---\n# Source: web/templates/pod.yaml\nkind: Pod\nmetadata: {name: p}\nspec: {}\n"
+    text = (
+        "---\n# Source: web/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {}\n"
+    )
     if origin != "helm":
         text = text.replace("# Source: web/templates/pod.yaml\n", "")
     path = tmp_path / "m.yaml"
@@ -460,7 +476,10 @@ def test_objects_not_read_from_a_manifest_file_are_refused(
 
 
 def test_a_helm_source_comment_in_a_plain_file_is_refused_too(tmp_path: Path) -> None:
-    text = "# Source: web/templates/pod.yaml\nkind: Pod\nmetadata: {name: p}\nspec: {}\n"
+    text = (
+        "# Source: web/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {}\n"
+    )
     outcome, fixed = fix_file(tmp_path, text, [(0, "T-1", FieldFix(("spec", "x"), 1))])
     assert [s.reason for s in outcome.skipped] == [
         "not fixable here: rendered by Helm from web/templates/pod.yaml; fix the chart's "
@@ -470,7 +489,7 @@ def test_a_helm_source_comment_in_a_plain_file_is_refused_too(tmp_path: Path) ->
 
 
 def test_symlinks_and_files_that_were_not_scanned_are_refused(tmp_path: Path) -> None:
-    text = "kind: Pod\nmetadata: {name: p}\nspec: {}\n"
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n"
     real = tmp_path / "real.yaml"
     real.write_text(text)
     link = tmp_path / "link.yaml"
@@ -487,7 +506,7 @@ def test_symlinks_and_files_that_were_not_scanned_are_refused(tmp_path: Path) ->
 
 
 def test_a_file_changed_since_the_scan_is_left_alone(tmp_path: Path) -> None:
-    text = "kind: Pod\nmetadata: {name: p}\nspec: {}\n"
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n"
     path = tmp_path / "m.yaml"
     path.write_text(text)
     edits = violations(text, "m.yaml", [(0, "T-1", FieldFix(("spec", "x"), 1))])
@@ -501,11 +520,11 @@ def test_a_file_changed_since_the_scan_is_left_alone(tmp_path: Path) -> None:
 
 def test_documents_ruamel_cannot_round_trip_or_with_anchors_are_skipped(tmp_path: Path) -> None:
     text = (
-        "kind: Pod\nmetadata: {name: a}\nspec:\n  containers: [&c {name: a}]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers: [&c {name: a}]\n"
         "---\n"
-        "kind: Pod\nmetadata: {name: b}\nspec: {}\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {}\n"
         "---\n"
-        "kind: Pod\nmetadata: {name: c}\nmetadata: {name: c}\nspec: {}\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nmetadata: {name: c}\nspec: {}\n"
     )
     outcome, fixed = fix_file(tmp_path, text, [
         (0, "T-1", FieldFix(("spec", "hostPID"), False)),
@@ -514,13 +533,13 @@ def test_documents_ruamel_cannot_round_trip_or_with_anchors_are_skipped(tmp_path
     ])  # fmt: skip
     assert [str(s) for s in outcome.skipped] == [
         "m.yaml:1: T-1: not fixed: the document uses YAML anchors or merge keys",
-        'm.yaml:10: T-3: not fixed: ruamel.yaml cannot round-trip it: duplicate key "metadata"',
+        'm.yaml:12: T-3: not fixed: ruamel.yaml cannot round-trip it: duplicate key "metadata"',
     ]
     assert fixed == text.replace("name: b}\nspec: {}", "name: b}\nspec:\n  hostPID: false")
 
 
 def test_the_file_mode_is_kept_and_no_temporary_file_is_left(tmp_path: Path) -> None:
-    text = "kind: Pod\nmetadata: {name: p}\nspec: {}\n"
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {}\n"
     path = tmp_path / "m.yaml"
     path.write_text(text)
     path.chmod(0o640)
@@ -528,7 +547,9 @@ def test_the_file_mode_is_kept_and_no_temporary_file_is_left(tmp_path: Path) -> 
     assert apply_fixes(edits, False, [(path, "m.yaml")]).changed == ["m.yaml"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     # an empty `{}` that gets its first key becomes a block
-    assert path.read_text() == "kind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: false\n"
+    assert path.read_text() == (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostPID: false\n"
+    )
     assert os.listdir(tmp_path) == ["m.yaml"]
 
 
@@ -561,12 +582,16 @@ def test_every_corpus_manifest_fixes_to_text_that_passes_the_fixed_checks(tmp_pa
 
 
 def test_a_document_written_on_its_marker_line_is_fixed_there(tmp_path: Path) -> None:
-    text = "kind: Namespace\nmetadata: {name: a}\n--- {kind: ServiceAccount, metadata: {name: b}}\n"
+    text = (
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+        "--- {apiVersion: v1, kind: ServiceAccount, metadata: {name: b}}\n"
+    )
     outcome, fixed = fix_file(
         tmp_path, text, [(1, "KW-K8S-069", FieldFix(("automountServiceAccountToken",), False))]
     )
     assert (outcome.changed, outcome.skipped) == (["m.yaml"], [])
     assert fixed == (
-        "kind: Namespace\nmetadata: {name: a}\n"
-        "--- {kind: ServiceAccount, metadata: {name: b}, automountServiceAccountToken: false}\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+        "--- {apiVersion: v1, kind: ServiceAccount, metadata: {name: b},"
+        " automountServiceAccountToken: false}\n"
     )

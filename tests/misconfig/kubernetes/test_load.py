@@ -69,7 +69,7 @@ def test_utf8_bom_at_the_start_and_of_a_concatenated_file() -> None:
 
 
 def test_directives_before_the_first_marker_are_not_a_document() -> None:
-    loaded = load_text("%YAML 1.1\n---\nkind: Pod\nmetadata: {name: p}\n", "d.yaml")
+    loaded = load_text("%YAML 1.1\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", "d.yaml")
     assert _objects(loaded) == [("Pod", "p", 3)]
     assert loaded.problems == []
     assert loaded.documents == 1
@@ -192,7 +192,8 @@ def _billion_laughs() -> str:
         lines.append(f"  {name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]")
         previous = name
     head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n"
-    return head + "\n".join(lines) + "\n---\nkind: Namespace\nmetadata: {name: fine}\n"
+    tail = "\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: fine}\n"
+    return head + "\n".join(lines) + tail
 
 
 def test_alias_expansion_bomb_is_refused_at_once() -> None:
@@ -217,7 +218,7 @@ def test_alias_bomb_in_a_lazily_loaded_kind_is_refused_too() -> None:
 
 
 def test_an_alias_inside_its_own_anchor_is_refused() -> None:
-    loaded = load_text("kind: ConfigMap\ndata: &loop {self: *loop}\n", "loop.yaml")
+    loaded = load_text("apiVersion: v1\nkind: ConfigMap\ndata: &loop {self: *loop}\n", "loop.yaml")
     assert _problems(loaded) == [
         (1, "parse", "document skipped: an alias refers to a node that contains it")
     ]
@@ -226,7 +227,7 @@ def test_an_alias_inside_its_own_anchor_is_refused() -> None:
 
 def test_harmless_aliases_expand_like_kubectl() -> None:
     text = (
-        "kind: ConfigMap\nmetadata:\n  name: &n shared\n  labels: {app: *n}\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: &n shared\n  labels: {app: *n}\n"
         "data: {star: '*', glob: ls *.txt}\n"
     )
     loaded = load_text(text, "alias.yaml")
@@ -240,7 +241,7 @@ def _nested(levels: int) -> str:
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n"
         + "".join("  " + line + "\n" for line in body.splitlines())
         + "  " * (levels + 1)
-        + "leaf: 1\n---\nkind: Namespace\nmetadata: {name: ok}\n"
+        + "leaf: 1\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n"
     )
 
 
@@ -252,8 +253,10 @@ def test_nesting_past_the_depth_cap_is_one_problem() -> None:
     lazy = load_text(_nested(250).replace("ConfigMap", "Widget"), "deep.yaml", {"Pod"})
     assert _problems(lazy) == _problems(loaded)
     # libyaml's own cap (1000 levels) ends composing early, with the line where it stopped.
-    flow = load_text("kind: ConfigMap\ndata:\n  k: " + "[" * 1500 + "]" * 1500 + "\n", "f.yaml")
-    assert _problems(flow) == [(3, "parse", "YAML does not parse: exceeded maximum nesting depth")]
+    flow = load_text(
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  k: " + "[" * 1500 + "]" * 1500 + "\n", "f.yaml"
+    )
+    assert _problems(flow) == [(4, "parse", "YAML does not parse: exceeded maximum nesting depth")]
 
 
 def test_nesting_under_the_cap_loads() -> None:
@@ -332,11 +335,80 @@ def test_merge_keys_expand_and_explicit_keys_win() -> None:
 
 
 def test_documents_that_are_not_objects_are_skipped() -> None:
-    text = "just a scalar\n---\n- a\n- list\n---\n~\n---\nfoo: bar\n---\nkind: Pod\n"
+    text = (
+        "just a scalar\n---\n- a\n- list\n---\n~\n---\nfoo: bar\n---\napiVersion: v1\nkind: Pod\n"
+    )
     loaded = load_text(text, "odd.yaml")
     assert _objects(loaded) == [("Pod", "", 10)]
     assert loaded.problems == []
     assert loaded.documents == 5
+
+
+NOT_OBJECTS = """\
+kind: Pod
+metadata: {name: no-api-version}
+---
+apiVersion: v1
+metadata: {name: no-kind}
+---
+apiVersion: 1
+kind: Pod
+---
+apiVersion: v1
+kind: [Pod]
+---
+apiVersion: ""
+kind: Pod
+---
+apiVersion: v1
+kind: ~
+---
+name: ci
+on: push
+jobs: {test: {runs-on: ubuntu-latest}}
+---
+apiVersion: v1
+kind: List
+items:
+- kind: Secret
+  metadata: {name: item-without-api-version}
+- apiVersion: v1
+  kind: true
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: item}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: real}
+"""
+
+
+def test_only_documents_with_a_string_api_version_and_kind_are_objects() -> None:
+    """kubectl refuses a document without both: values files, CI configs and fragments
+    that happen to say `kind:` are not checked."""
+    loaded = load_text(NOT_OBJECTS, "mixed.yaml")
+    assert _objects(loaded) == [("Secret", "item", 30), ("Pod", "real", 34)]
+    assert loaded.problems == []
+    assert loaded.documents == 9  # every document was read, two held objects
+
+
+def test_lazily_loaded_documents_need_an_api_version_line_too() -> None:
+    text = (
+        "kind: Widget\nmetadata: {name: fragment}\n"
+        "---\nkind: Widget\nspec:\n  apiVersion: nested/v1\n"  # not at column 0
+        "---\nkind: Widget\nspec:\n  a: [1,\n"  # not an object, but broken: reported
+        "---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+    )
+    loaded = load_text(text, "w.yaml", decode_kinds={"Pod"})
+    assert [(o.kind, o.line, o.decoded) for o in loaded.objects] == [("Widget", 12, False)]
+    # libyaml notices the unclosed flow sequence where the document ends (the next marker)
+    assert [(p.line, p.message) for p in loaded.problems] == [
+        (11, "YAML does not parse: did not find expected node content")
+    ]
+    assert loaded.objects[0].name == "w"
+    eager = load_text(text.replace("  a: [1,\n", ""), "w.yaml")
+    assert _objects(eager) == [("Widget", "w", 11)]
 
 
 CUSTOM = """\
@@ -383,7 +455,7 @@ def test_unchecked_kinds_are_loaded_lazily_and_decode_on_access() -> None:
 
 
 def test_a_lazy_kind_that_uses_aliases_is_decoded_at_once() -> None:
-    text = "kind: Widget\nmetadata: {name: &n w}\nspec: {ref: *n}\n"
+    text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: &n w}\nspec: {ref: *n}\n"
     loaded = load_text(text, "w.yaml", decode_kinds={"Pod"})
     assert [(o.kind, o.decoded, o.get("spec", "ref")) for o in loaded.objects] == [
         ("Widget", True, "w")
@@ -391,10 +463,13 @@ def test_a_lazy_kind_that_uses_aliases_is_decoded_at_once() -> None:
 
 
 def test_a_broken_lazy_document_is_still_a_problem() -> None:
-    text = "kind: Widget\nspec:\n  a: [1,\n---\nkind: Pod\n"
+    text = (
+        "apiVersion: example.com/v1\nkind: Widget\nspec:\n  a: [1,\n"
+        "---\napiVersion: v1\nkind: Pod\n"
+    )
     loaded = load_text(text, "w.yaml", decode_kinds={"Pod"})
-    assert [(p.line, p.kind) for p in loaded.problems] == [(4, "parse")]
-    assert _objects(loaded) == [("Pod", "", 5)]
+    assert [(p.line, p.kind) for p in loaded.problems] == [(5, "parse")]
+    assert _objects(loaded) == [("Pod", "", 6)]
 
 
 HELM = """\
@@ -437,6 +512,7 @@ def test_files_over_the_size_cap_are_not_read() -> None:
 
 
 SCALARS = """\
+apiVersion: v1
 kind: ConfigMap
 data:
   int: 42
@@ -515,14 +591,14 @@ def test_scalars_decode_as_kubectl_decodes_them() -> None:
     }
     assert [type(data[k]) for k in ("int", "exponent", "y1")] == [int, float, bool]
     # Keys become JSON keys: booleans and numbers by their value.
-    assert [k for k in obj.data if k not in ("kind", "data")] == ["true", "16", "1"]
-    assert obj.line_of("true") == 33
-    assert obj.line_of("16") == 34
+    assert [k for k in obj.data if k not in ("apiVersion", "kind", "data")] == ["true", "16", "1"]
+    assert obj.line_of("true") == 34
+    assert obj.line_of("16") == 35
 
 
 def test_typed_keys_that_collide_are_duplicates() -> None:
-    loaded = load_text("kind: ConfigMap\ndata:\n  on: a\n  'true': b\n", "k.yaml")
-    assert _problems(loaded) == [(4, "duplicate-key", "duplicate key 'true'")]
+    loaded = load_text("apiVersion: v1\nkind: ConfigMap\ndata:\n  on: a\n  'true': b\n", "k.yaml")
+    assert _problems(loaded) == [(5, "duplicate-key", "duplicate key 'true'")]
     assert loaded.objects[0].get("data") == {"true": "b"}
 
 

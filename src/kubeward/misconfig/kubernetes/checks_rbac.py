@@ -38,6 +38,7 @@ WORKLOAD_RESOURCES: dict[str, tuple[str, ...]] = {
     "apps": ("deployments", "daemonsets", "statefulsets", "replicasets"),
     "batch": ("jobs", "cronjobs"),
     "extensions": ("deployments", "daemonsets", "replicasets"),
+    "apps.openshift.io": ("deploymentconfigs",),
 }
 IMPERSONATE_RESOURCES: dict[str, tuple[str, ...]] = {
     "": ("users", "groups", "serviceaccounts"),

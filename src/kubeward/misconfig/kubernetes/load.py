@@ -33,6 +33,7 @@ _MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$)", re.M)
 _SOURCE = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
 # A line that is neither blank, a comment, nor a `%YAML`/`%TAG` directive (column 0).
 _CONTENT = re.compile(r"^(?:[ \t]+[^\s#]|[^\s#%])", re.M)
+_TOP_API_VERSION = re.compile(r"^apiVersion:[ \t]*\S", re.M)
 _TOP_KIND = re.compile(r"^kind:[ \t]*([\"']?)([A-Za-z][A-Za-z0-9]*)\1[ \t]*(?:#.*)?$", re.M)
 # `*name`: an alias if it starts a line or follows a blank, `[`, `{` or `,` (checked in
 # Python: a leading look-behind or `^` alternative would cost this regex its fast scan).
@@ -310,7 +311,10 @@ def load_text(
         loaded.documents += 1
         if decode_kinds is not None:
             kinds = _TOP_KIND.findall(chunk)
-            if len(kinds) == 1 and kinds[0][1] not in decode_kinds and "List" not in kinds[0][1]:
+            lazy = len(kinds) == 1 and kinds[0][1] not in decode_kinds
+            # without a plain apiVersion line it is probably not an object: the eager path
+            # decides, and still reports a document that does not parse
+            if lazy and "List" not in kinds[0][1] and _TOP_API_VERSION.search(chunk):
                 _load_lazily(doc, kinds[0][1], loaded)
                 continue
         _load_document(doc, loaded)
@@ -408,7 +412,7 @@ def _load_document(doc: _Doc, loaded: Loaded) -> None:
     if base.kind.endswith("List") and isinstance(value.get("items"), list):
         items_node = _child(node, "items")
         for k, item in enumerate(value["items"]):
-            if not isinstance(item, dict):
+            if not _is_object(item):
                 continue
             item_node = (
                 items_node.value[k]
@@ -418,8 +422,20 @@ def _load_document(doc: _Doc, loaded: Loaded) -> None:
             line = first_line + (item_node.start_mark.line if item_node else 0) + 1
             loaded.objects.append(doc.obj(item, line, item_node))
         return
-    if "kind" in value or "apiVersion" in value:
+    if _is_object(value):
         loaded.objects.append(base)
+
+
+def _is_object(value: object) -> bool:
+    """A Kubernetes object names its apiVersion and kind (kubectl refuses it otherwise);
+    any other YAML (CI configs, values files, fragments) is not one and is not checked."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("apiVersion"), str)
+        and isinstance(value.get("kind"), str)
+        and bool(value["apiVersion"])
+        and bool(value["kind"])
+    )
 
 
 def _child(node: yaml.Node, key: str) -> yaml.Node | None:

@@ -23,6 +23,23 @@ def _typed_key(node: yaml.ScalarNode) -> str:
     return key_text(node)
 
 
+def value_at(value: Any, path: tuple[PathKey, ...]) -> Any:
+    """The value at `path` (keys and list indexes) inside `value`, or None when any step is
+    missing or of the wrong type."""
+    for key in path:
+        if type(key) is int:
+            if not isinstance(value, list) or not -len(value) <= key < len(value):
+                return None
+            value = value[key]
+        elif isinstance(value, dict):
+            value = value.get(key)
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
 class K8sObject:
     """One object of a manifest (a document, or an item of a `kind: List`).
 
@@ -141,17 +158,7 @@ class K8sObject:
 
     def get(self, *path: PathKey) -> Any:
         """The value at `path` (keys and list indexes), or None when any step is missing."""
-        value: Any = self.data
-        for key in path:
-            if isinstance(key, int):
-                if not isinstance(value, list) or not -len(value) <= key < len(value):
-                    return None
-            elif not isinstance(value, dict):
-                return None
-            value = value[key] if isinstance(key, int) else value.get(key)
-            if value is None:
-                return None
-        return value
+        return value_at(self.data, path)
 
     def line_of(self, *path: PathKey) -> int:
         """The 1-based line of the field at `path`, or of its deepest existing ancestor.

@@ -1,10 +1,11 @@
 """One pod-spec view over every workload kind, so a check is written once for all of them.
 
 `pod_view(obj)` finds the pod spec of a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
-ReplicationController, Job, CronJob or PodTemplate (any apiVersion: old `extensions/v1beta1`
-manifests still deploy somewhere), and each container carries the path of its fields, so a
-finding can point at the exact line. `effective` implements the precedence Kubernetes
-applies: a container's securityContext field wins over the pod's.
+ReplicationController, Job, CronJob, PodTemplate or OpenShift DeploymentConfig (any
+apiVersion: old `extensions/v1beta1` manifests still deploy somewhere), and each container
+carries the path of its fields, so a finding can point at the exact line. `effective`
+implements the precedence Kubernetes applies: a container's securityContext field wins over
+the pod's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubeward.misconfig.kubernetes.objects import K8sObject, PathKey
+from kubeward.misconfig.kubernetes.objects import K8sObject, PathKey, value_at
 
 # kind -> path from the object to its pod template (metadata + spec); Pod is the pod itself
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -26,6 +27,8 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
     "PodTemplate": ("template",),
+    # OpenShift (apps.openshift.io/v1): its pods pass Pod Security Admission like any other
+    "DeploymentConfig": ("spec", "template"),
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 # securityContext fields a container may set and that override the pod-level field
@@ -62,7 +65,8 @@ class ContainerView:
         return value if isinstance(value, dict) else {}
 
     def get(self, *path: PathKey) -> Any:
-        return self.pod.obj.get(*self.path, *path)
+        """The value at `path` inside this container, or None."""
+        return value_at(self.data, path)
 
     def line_of(self, *path: PathKey) -> int:
         return self.pod.obj.line_of(*self.path, *path)
