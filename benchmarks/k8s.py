@@ -37,7 +37,6 @@ PSS_PAIRS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("baseline: Host Ports", "KW-K8S-015", ("CKV_K8S_26",)),
     ("restricted: Privilege Escalation", "KW-K8S-031", ("CKV_K8S_20",)),
     ("restricted: Running as Non-root", "KW-K8S-032", ("CKV_K8S_23",)),
-    ("restricted: Running as Non-root user", "KW-K8S-033", ("CKV_K8S_23",)),
     ("restricted: Seccomp", "KW-K8S-034", ("CKV_K8S_31",)),
     ("restricted: Capabilities", "KW-K8S-035", ("CKV_K8S_37",)),
 )
@@ -50,6 +49,9 @@ PSS_ONLY_KUBEWARD = (
     ("baseline: Seccomp", "KW-K8S-019"),
     ("baseline: Sysctls", "KW-K8S-020"),
     ("restricted: Volume Types", "KW-K8S-030"),
+    # CKV_K8S_23 is about runAsNonRoot (paired with KW-K8S-032); CKV_K8S_40 asks for a UID
+    # above 10000, which is not the PSS rule (runAsUser must not be 0)
+    ("restricted: Running as Non-root user", "KW-K8S-033"),
 )
 
 ObjectKey = tuple[str, str, str]  # (file relative to the corpus, kind, name)
