@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the peers the tests run for real (registry, skopeo, dockerd, rpm, Go, npm, a JDK)
+# Install the peers the tests run for real (registry, skopeo, dockerd, rpm, Go, npm, a JDK,
+# sysdig to read capture files; kubectl, for kustomize, comes with these machines)
 # and the test dependencies, then run lint, types and the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in docker-registry:docker-registry htpasswd:apache2-utils skopeo:skopeo umoci:umoci \
             rpm:rpm rpmbuild:rpm go:golang-go dpkg-query:dpkg unzip:unzip gpg:gpg \
-            node:nodejs npm:npm javac:default-jdk-headless mvn:maven git:git; do
+            node:nodejs npm:npm javac:default-jdk-headless mvn:maven git:git sysdig:sysdig; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

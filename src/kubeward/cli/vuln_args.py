@@ -23,8 +23,9 @@ def add_vulnerability_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="kubeward.yaml with custom secret rules and allowlists (default: kubeward.yaml "
-        "in the scanned directory for fs, the current directory for image, when present)",
+        help="kubeward.yaml with custom secret rules and allowlists, and for image the checks "
+        "misconfig runs (default: kubeward.yaml in the scanned directory for fs, the current "
+        "directory for image, when present)",
     )
     g = parser.add_argument_group("vulnerabilities")
     g.add_argument("--db", metavar="FILE", help="vulnerability database (default in the cache dir)")
