@@ -22,6 +22,10 @@ COMMANDS = {
     ),
     "sbom": ("kubeward.cli.sbom", "list every package in an image or directory (SBOM)"),
     "db": ("kubeward.cli.db", "manage the vulnerability database"),
+    "runtime": (
+        "kubeward.cli.runtime",
+        "detect threats in Kubernetes audit and process events with Falco rules",
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""The Falco-compatible runtime engine: rules, conditions, fields, event sources and outputs."""
