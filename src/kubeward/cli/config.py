@@ -325,6 +325,7 @@ def _scan_manifests(
     from kubeward.misconfig.kubernetes.render import render_tree
     from kubeward.misconfig.kubernetes.scan import (
         check_loaded,
+        collector_paused,
         decode_kinds,
         find_manifests,
         load_files,
@@ -351,8 +352,9 @@ def _scan_manifests(
         rendered_loaded, rendered_warnings = rendered.loaded, rendered.warnings
     else:
         files = [(root, root.name)]
-    loaded, warnings = load_files(files, custom)
-    scan = check_loaded([*rendered_loaded, *loaded], selection, custom)
+    with collector_paused():
+        loaded, warnings = load_files(files, custom)
+        scan = check_loaded([*rendered_loaded, *loaded], selection, custom)
     scan.warnings[:0] = [*rendered_warnings, *warnings]
     return scan, files
 

@@ -9,6 +9,8 @@ does not parse, KW-K8S-001 a duplicate key) so a broken file is reported, not fa
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -245,6 +247,23 @@ def _problem_finding(
     )
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while manifests load and are checked.
+
+    Loading builds millions of small, acyclic objects (YAML nodes, values) that stay alive
+    until the scan ends; the collector kept re-walking them, a fifth of a scan's time
+    (measured on the shared corpus). Reference counting still frees everything; the
+    collector runs again, as it was, afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def scan_manifest_files(
     files: Sequence[tuple[Path, str]],
     selection: Selection | None = None,
@@ -252,7 +271,8 @@ def scan_manifest_files(
     today: date | None = None,
 ) -> ManifestScan:
     """Load and check `files` ((path, name in reports) pairs)."""
-    loaded, warnings = load_files(files, custom)
-    scan = check_loaded(loaded, selection, custom, today)
+    with collector_paused():
+        loaded, warnings = load_files(files, custom)
+        scan = check_loaded(loaded, selection, custom, today)
     scan.warnings[:0] = warnings
     return scan
