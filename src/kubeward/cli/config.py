@@ -29,7 +29,7 @@ from kubeward.config_file import find_config
 from kubeward.errors import UsageError
 from kubeward.findings_filter import exit_code_for, filter_findings, parse_severities
 from kubeward.ignore import IgnoreEntry, IgnoreRules, find_ignore_file, load_ignore_file
-from kubeward.misconfig.engine import Selection, load_metadata, run_checks
+from kubeward.misconfig.engine import Selection, load_metadata, misconfiguration, run_checks
 from kubeward.misconfig.kubernetes.load import Loaded
 from kubeward.misconfig.kubernetes.scan import (
     MAX_MANIFEST_BYTES,
@@ -73,17 +73,8 @@ def read_dockerfile(path: Path) -> bytes:
 def parse_error_finding(path: str, line: int | None, message: str) -> Finding:
     """The one finding that stands for a Dockerfile that does not parse (KW-DF-000)."""
     meta = load_metadata()[PARSE_ERROR_ID]
-    return Finding(
-        kind="misconfiguration",
-        rule_id=PARSE_ERROR_ID,
-        title=meta.title,
-        severity=meta.severity,
-        location=Location(path=path, line=line if line and line >= 1 else None),
-        message=" ".join(message.split()) or meta.title,
-        remediation=meta.remediation,
-        references=meta.references,
-        evidence=meta.mappings,
-    )
+    where = Location(path=path, line=line if line and line >= 1 else None)
+    return misconfiguration(meta, where, " ".join(message.split()) or meta.title)
 
 
 @dataclass

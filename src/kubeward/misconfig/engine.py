@@ -210,6 +210,22 @@ class Selection:
         return not self.enable or bool(self.enable & names)
 
 
+def misconfiguration(meta: CheckMeta, location: Location, message: str) -> Finding:
+    """The finding of check `meta` at `location`: title, severity, fix, references and
+    framework mappings come from the metadata, the message from what was found."""
+    return Finding(
+        kind="misconfiguration",
+        rule_id=meta.id,
+        title=meta.title,
+        severity=meta.severity,
+        location=location,
+        message=message,
+        remediation=meta.remediation,
+        references=meta.references,
+        evidence=meta.mappings,
+    )
+
+
 @dataclass
 class CheckRun:
     findings: list[Finding] = field(default_factory=list)
@@ -246,23 +262,14 @@ def run_checks(
         for v in violations:
             if suppressed is not None and suppressed(meta.id, v.line):
                 continue
-            finding = Finding(
-                kind="misconfiguration",
-                rule_id=meta.id,
-                title=meta.title,
-                severity=meta.severity,
-                location=Location(
-                    path=v.path or path,
-                    line=v.line,
-                    end_line=v.end_line,
-                    layer=layer,
-                    resource=v.resource or resource,
-                ),
-                message=v.message,
-                remediation=meta.remediation,
-                references=meta.references,
-                evidence=meta.mappings,
+            where = Location(
+                path=v.path or path,
+                line=v.line,
+                end_line=v.end_line,
+                layer=layer,
+                resource=v.resource or resource,
             )
+            finding = misconfiguration(meta, where, v.message)
             run.findings.append(finding)
             if keep_violations:
                 run.violations.append((finding, v))

@@ -308,38 +308,29 @@ class _Parser:
         return result
 
     def parse_or(self) -> Expr:
-        self.push()
-        try:
-            self.blank()
-            children = [self.parse_and()]
-            self.blank()
-            while self.lex_str("or"):
-                if not self.blank():
-                    if not self.lex_str("("):
-                        self.fail("expected blank or '(' after 'or'")
-                    children.append(self.parse_embedded_remainder())
-                else:
-                    children.append(self.parse_and())
-                self.blank()
-            return Or(tuple(children)) if len(children) > 1 else children[0]
-        finally:
-            self.depth -= 1
+        return self._parse_chain("or", self.parse_and, Or)
 
     def parse_and(self) -> Expr:
+        return self._parse_chain("and", self.parse_not, And)
+
+    def _parse_chain(
+        self, word: str, operand: Callable[[], Expr], node: Callable[[tuple[Expr, ...]], Expr]
+    ) -> Expr:
+        """`operand (word operand)*`, as libsinsp parses `or` over `and` over `not`."""
         self.push()
         try:
             self.blank()
-            children = [self.parse_not()]
+            children = [operand()]
             self.blank()
-            while self.lex_str("and"):
+            while self.lex_str(word):
                 if not self.blank():
                     if not self.lex_str("("):
-                        self.fail("expected blank or '(' after 'and'")
+                        self.fail(f"expected blank or '(' after '{word}'")
                     children.append(self.parse_embedded_remainder())
                 else:
-                    children.append(self.parse_not())
+                    children.append(operand())
                 self.blank()
-            return And(tuple(children)) if len(children) > 1 else children[0]
+            return node(tuple(children)) if len(children) > 1 else children[0]
         finally:
             self.depth -= 1
 

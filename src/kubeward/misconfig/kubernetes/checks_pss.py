@@ -45,7 +45,7 @@ Interpretations (where the specification page, the code or a manifest leave a ch
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from kubeward.misconfig.engine import FieldFix, Violation, check
@@ -253,6 +253,24 @@ def host_ports(obj: K8sObject) -> Iterator[Violation]:
                 )
 
 
+def _profile_types(pod: PodView, field: str, allowed: Collection[object]) -> Iterator[Violation]:
+    """A `field` profile (appArmorProfile, seccompProfile) set on the pod or a container
+    whose type is not one of `allowed`; unset profiles are the other checks' business."""
+    places: list[tuple[str, dict[str, Any], Callable[..., int]]] = [
+        ("pod", pod.security_context, pod.line_of)
+    ]
+    places += [(_who(c), c.security_context, c.line_of) for c in pod.containers()]
+    for who, context, line_of in places:
+        profile = context.get(field)
+        if profile is not None:
+            kind = _dict(profile).get("type")
+            if kind not in allowed:
+                yield Violation(
+                    f"{who} sets {field} type {_show(kind)}",
+                    line=line_of("securityContext", field, "type"),
+                )
+
+
 @check("KW-K8S-016", "kubernetes")
 def apparmor(obj: K8sObject) -> Iterator[Violation]:
     """The AppArmor profile may only be the runtime default or a profile loaded on the node,
@@ -260,23 +278,7 @@ def apparmor(obj: K8sObject) -> Iterator[Violation]:
     pod = pod_view(obj)
     if pod is None:
         return
-    profile = pod.security_context.get("appArmorProfile")
-    if profile is not None:
-        kind = _dict(profile).get("type")
-        if kind not in APPARMOR_TYPES:
-            yield Violation(
-                f"pod sets appArmorProfile type {_show(kind)}",
-                line=pod.line_of("securityContext", "appArmorProfile", "type"),
-            )
-    for c in pod.containers():
-        profile = c.security_context.get("appArmorProfile")
-        if profile is not None:
-            kind = _dict(profile).get("type")
-            if kind not in APPARMOR_TYPES:
-                yield Violation(
-                    f"{_who(c)} sets appArmorProfile type {_show(kind)}",
-                    line=c.line_of("securityContext", "appArmorProfile", "type"),
-                )
+    yield from _profile_types(pod, "appArmorProfile", APPARMOR_TYPES)
     for key, value in pod.annotations.items():
         if not isinstance(key, str) or not key.startswith(APPARMOR_ANNOTATION_PREFIX):
             continue
@@ -351,23 +353,7 @@ def baseline_seccomp(obj: K8sObject) -> Iterator[Violation]:
     pod = pod_view(obj)
     if pod is None:
         return
-    profile = pod.security_context.get("seccompProfile")
-    if profile is not None:
-        kind = _dict(profile).get("type")
-        if kind not in SECCOMP_TYPES:
-            yield Violation(
-                f"pod sets seccompProfile type {_show(kind)}",
-                line=pod.line_of("securityContext", "seccompProfile", "type"),
-            )
-    for c in pod.containers():
-        profile = c.security_context.get("seccompProfile")
-        if profile is not None:
-            kind = _dict(profile).get("type")
-            if kind not in SECCOMP_TYPES:
-                yield Violation(
-                    f"{_who(c)} sets seccompProfile type {_show(kind)}",
-                    line=c.line_of("securityContext", "seccompProfile", "type"),
-                )
+    yield from _profile_types(pod, "seccompProfile", SECCOMP_TYPES)
 
 
 @check("KW-K8S-020", "kubernetes")

@@ -24,6 +24,7 @@ from kubeward.misconfig.engine import (
     Selection,
     Violation,
     load_metadata,
+    misconfiguration,
     run_checks,
 )
 from kubeward.misconfig.kubernetes.exceptions import ExceptionBook
@@ -211,20 +212,8 @@ def _run_custom(
         if book.suppresses(obj, meta.id, meta.tags):
             scan.suppressed.append((meta.id, obj.report_path, violation.line))
             continue
-        finding = Finding(
-            kind="misconfiguration",
-            rule_id=meta.id,
-            title=meta.title,
-            severity=meta.severity,
-            location=Location(
-                path=obj.report_path, line=violation.line, resource=obj.report_resource
-            ),
-            message=violation.message,
-            remediation=meta.remediation,
-            references=meta.references,
-            evidence=meta.mappings,
-        )
-        run.findings.append(finding)
+        where = Location(path=obj.report_path, line=violation.line, resource=obj.report_resource)
+        run.findings.append(misconfiguration(meta, where, violation.message))
 
 
 def _problem_finding(
@@ -234,17 +223,8 @@ def _problem_finding(
     meta = metadata[check_id]
     if not selection.wants(meta):
         return None
-    return Finding(
-        kind="misconfiguration",
-        rule_id=check_id,
-        title=meta.title,
-        severity=meta.severity,
-        location=Location(path=problem.path, line=problem.line, resource=problem.resource),
-        message=problem.message,
-        remediation=meta.remediation,
-        references=meta.references,
-        evidence=meta.mappings,
-    )
+    where = Location(path=problem.path, line=problem.line, resource=problem.resource)
+    return misconfiguration(meta, where, problem.message)
 
 
 @contextlib.contextmanager
