@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from kubeward.errors import KubewardError
+from kubeward.runtime.fields.base import dict_key_of
 
 if TYPE_CHECKING:
     from kubeward.runtime.fields.base import FieldRegistry
@@ -1270,7 +1271,14 @@ class _CodeGen:
             else:
                 getter, type_, is_list = _transform(getter, type_, is_list, transformer, label)
             label = f"{transformer}({label})"
-        operand = _Operand(self.name("g", getter), type_, is_list, label, multi)
+        key = None if ref.transformers else dict_key_of(getter)
+        if key is not None:
+            # A plain dict key: read inline, no getter call (an event that is not a mapping
+            # then fails the rule, counted as an error of that rule, instead of reading None).
+            var = self.name("k", key)
+            operand = _Operand(var, type_, is_list, label, multi, get=f"_e.get({var})")
+        else:
+            operand = _Operand(self.name("g", getter), type_, is_list, label, multi)
         self.operands[ref] = operand
         return operand
 

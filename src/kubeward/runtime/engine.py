@@ -20,6 +20,7 @@ terms run, change (see ``_IndexBuilder`` and ``_cheap_first``).
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import socket
 import time
@@ -29,7 +30,14 @@ from typing import Any, Final
 
 from kubeward.errors import KubewardError
 from kubeward.runtime import condition as cond
-from kubeward.runtime.fields.base import NA, Field, FieldRegistry, UnknownFieldError, render
+from kubeward.runtime.fields.base import (
+    NA,
+    Field,
+    FieldRegistry,
+    UnknownFieldError,
+    dict_key_of,
+    render,
+)
 from kubeward.runtime.rules import (
     LOAD_ERR_COMPILE_CONDITION,
     LOAD_ERR_COMPILE_OUTPUT,
@@ -445,6 +453,14 @@ class _Entry:
     fields: frozenset[_FieldKey]  # the plain fields it compares
 
 
+def _walk_getter(getter: Callable[[object], Any]) -> Callable[[object], Any]:
+    """The getter an index step calls: for a plain dict key, ``itemgetter`` (C, no Python
+    frame). An absent key raises, which sends the event to every rule below the step, whose
+    conditions then decide: the same answers as reading None, on a path events rarely take."""
+    key = dict_key_of(getter)
+    return getter if key is None else operator.itemgetter(key)
+
+
 def _always(_event: object) -> bool:
     return True
 
@@ -498,7 +514,7 @@ class _IndexBuilder:
             subset = [e for e in entries if key not in e.constraints or value in e.constraints[key]]
             children[value] = self.build(subset, below, (*facts, (key, value)))
         default = self.build([e for e in entries if key not in e.constraints], below, facts)
-        return _Node(self.getters[key], children, default, self.leaf(entries, facts))
+        return _Node(_walk_getter(self.getters[key]), children, default, self.leaf(entries, facts))
 
     def choose(
         self, entries: Sequence[_Entry], used: frozenset[_FieldKey], first: bool

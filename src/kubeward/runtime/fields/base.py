@@ -121,6 +121,20 @@ class MappedFieldRegistry:
         return field
 
 
+def mark_dict_key(getter: Getter, key: str) -> Getter:
+    """Record that ``getter`` is ``event.get(key)`` on a dict event (None for any other
+    event): the condition compiler then reads the key inline instead of calling the getter,
+    a third of the cost of a typical syscall rule."""
+    getter.dict_key = key  # type: ignore[attr-defined]
+    return getter
+
+
+def dict_key_of(getter: Getter) -> str | None:
+    """The key ``mark_dict_key`` recorded, or None."""
+    key = getattr(getter, "dict_key", None)
+    return key if isinstance(key, str) else None
+
+
 def render(value: object) -> str:
     """A field value as Falco prints it in an output: ``<NA>`` when absent, lists as
     ``(a,b)``, booleans as ``true``/``false``."""

@@ -36,6 +36,7 @@ from kubeward.runtime.fields.base import (
     MappedFieldRegistry,
     Multi,
     UnknownFieldError,
+    mark_dict_key,
 )
 
 __all__ = [
@@ -191,7 +192,7 @@ def _key(key: str) -> Getter:
         except AttributeError:
             return None
 
-    return getter
+    return mark_dict_key(getter, key)
 
 
 def _list_key(key: str) -> Getter:
