@@ -14,6 +14,8 @@ import yaml
 from kubeward.runtime import rules_read
 from kubeward.runtime.condition import compile_condition, parse_condition
 from kubeward.runtime.fields import FieldSpec, MappedFieldRegistry
+from kubeward.runtime.fields.k8s_audit import K8sAuditFields
+from kubeward.runtime.fields.syscall import SyscallFields
 from kubeward.runtime.rules import (
     LoadMessage,
     PluginRequirement,
@@ -111,24 +113,17 @@ def test_falcosecurity_rules_files_load_together() -> None:
 # -- 2. Falco's test specs (test/falco_tests*.yaml) ----------------------------------------------
 
 # Spec cases whose expectation needs more than the loader; the reason is the test's record.
-NOT_COVERED = {
-    "invalid_list_loop": (
-        "'unknown event type list_a' comes from compiling evt.type values against libsinsp's "
-        "event table; the loader's part (the loop expands one level, leaving the word list_a) "
-        "is test_list_loop_expands_one_level"
-    ),
-    "invalid_rule_output": (
-        "'invalid formatting token' comes from Falco's output formatter, which needs the "
-        "syscall field registry and runtime/outputs.py (neither written yet)"
-    ),
-}
-# Spec cases checked with a stand-in syscall registry (runtime/fields/syscall.py is not
-# written yet): the loader checks fields only when given a registry.
+# (None left: every spec case runs below.)
+NOT_COVERED: dict[str, str] = {}
+# Spec cases checked with a small stand-in syscall registry: the loader checks condition
+# fields and outputs only when given a registry (test_falco_spec_cases_with_real_registries
+# runs every case with kubeward's real registries too).
 FIELD_CASES = {
     "validate_skip_unknown_noevt": ("evt.type",),
     "skip_unknown_error": ("evt.type",),
     "skip_unknown_unspec_error": ("evt.type",),
     "rule_exception_unknown_fields": ("evt.type", "proc.name", "fd.filename"),
+    "invalid_rule_output": ("evt.type",),
 }
 # Messages whose wording comes from another library: the code, item and line are compared.
 LIBRARY_MESSAGES = {
@@ -181,11 +176,12 @@ def _matches(message: LoadMessage, expected: dict[str, str], name: str) -> bool:
 
 @needs_data
 def test_spec_cases_are_all_accounted_for() -> None:
-    """43 spec cases load rules files; all but the NOT_COVERED ones run below."""
+    """43 spec cases load rules files; all 43 run below."""
     names = {param.values[0] for param in ALL_SPEC_CASES}
     assert len(names) == 43
     assert set(NOT_COVERED) | set(FIELD_CASES) | set(LIBRARY_MESSAGES) <= names
-    assert len(SPEC_CASES) == 41
+    assert NOT_COVERED == {}
+    assert len(SPEC_CASES) == 43
 
 
 @needs_data
@@ -197,7 +193,10 @@ def test_falco_spec_case(name: str, case: dict[str, Any]) -> None:
     if name in FIELD_CASES:
         kwargs["fields"] = {"syscall": syscall_registry(*FIELD_CASES[name])}
     ruleset = load_rules_files(paths, **kwargs)
+    _check_spec_case(name, case, ruleset)
 
+
+def _check_spec_case(name: str, case: dict[str, Any], ruleset: Ruleset) -> None:
     expected_errors = case.get("validate_errors", [])
     # Falco stops at a file's first error: exactly the expected errors, nothing else
     assert len(ruleset.errors) == len(expected_errors), ruleset.errors
@@ -211,6 +210,19 @@ def test_falco_spec_case(name: str, case: dict[str, Any]) -> None:
     # files the spec calls valid load without errors on their own
     for ok in case.get("validate_ok", []):
         assert load_rules_files([FALCO_TESTS / "rules" / ok]).errors == []
+
+
+@needs_data
+def test_falco_spec_cases_with_real_registries() -> None:
+    """Every spec case loads or fails the same with kubeward's real field registries, which
+    check every condition field and every rule output of the files."""
+    assert len(ALL_SPEC_CASES) == 43
+    for param in ALL_SPEC_CASES:
+        name, case = param.values
+        files = case["validate_rules_file"]
+        paths = [FALCO_TESTS / p for p in ([files] if isinstance(files, str) else files)]
+        fields = {"syscall": SyscallFields(), "k8s_audit": K8sAuditFields()}
+        _check_spec_case(name, case, load_rules_files(paths, fields=fields))
 
 
 @needs_data
@@ -234,8 +246,12 @@ def test_spec_no_evttype_warnings_are_exactly_falcos() -> None:
 
 @needs_data
 def test_list_loop_expands_one_level() -> None:
+    """The loop expands one level, leaving the word list_a, which names no event type."""
     ruleset = load_rules_files([FALCO_TESTS / "rules" / "invalid_list_loop.yaml"])
-    assert ruleset.errors == []
+    assert codes(ruleset.errors) == [
+        ("LOAD_ERR_COMPILE_CONDITION", "rule", "sample rule", "unknown event type list_a")
+    ]
+    assert ruleset.errors[0].line == 13
     assert ruleset.lists == {"list_a": ["list_a"], "list_b": ["list_b"]}
     assert ruleset.expanded_macro("macro_a") == "evt.type in ( list_a )"
 

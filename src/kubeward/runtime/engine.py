@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import logging
 import operator
-import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from kubeward.errors import KubewardError
 from kubeward.runtime import condition as cond
@@ -37,6 +36,12 @@ from kubeward.runtime.fields.base import (
     UnknownFieldError,
     dict_key_of,
     render,
+)
+from kubeward.runtime.output_format import (
+    OutputFormatError,
+    OutputToken,
+    is_unknown_field_error,
+    parse_output,
 )
 from kubeward.runtime.rules import (
     LOAD_ERR_COMPILE_CONDITION,
@@ -147,13 +152,6 @@ class EngineStats:
     rules: tuple[RuleStats, ...]
 
 
-class OutputFormatError(KubewardError):
-    """A rule output libsinsp's formatter would refuse (a ``%`` that names no field)."""
-
-
-_NAME_CHARS: Final = re.compile(r"[A-Za-z0-9_.]+")
-
-
 class OutputFormat:
     """A rule's output string compiled once into literal text and field getters.
 
@@ -164,42 +162,12 @@ class OutputFormat:
     ``*``, so absent values never suppress an alert).
     """
 
-    __slots__ = ("_parts", "_steps", "_tail", "fields", "text")
+    __slots__ = ("_steps", "_tail", "fields", "text")
 
     def __init__(self, text: str, registry: FieldRegistry) -> None:
         self.text = text
-        fmt = text[1:] if text.startswith("*") else text
-        if not fmt:
-            raise OutputFormatError("empty formatting token")
-        parts: list[str | tuple[str, Field, int]] = []
-        literal_start = 0
-        i = 0
-        n = len(fmt)
-        while i < n:
-            if fmt[i] != "%":
-                i += 1
-                continue
-            if literal_start != i:
-                parts.append(fmt[literal_start:i])
-            if i == n - 1:
-                raise OutputFormatError("invalid formatting syntax: formatting cannot end with a %")
-            j = i + 1
-            width = 0
-            while j < n and fmt[j].isdigit():
-                j += 1
-            if j > i + 1:
-                if j == n:
-                    raise OutputFormatError(
-                        "invalid formatting syntax: formatting cannot end with a number"
-                    )
-                width = int(fmt[i + 1 : j])
-            token, field, end = _field_token(fmt, j, registry)
-            parts.append((token, field, width))
-            i = literal_start = end
-        if literal_start != n:
-            parts.append(fmt[literal_start:])
-        self._parts = tuple(parts)
-        self.fields: tuple[Field, ...] = tuple(p[1] for p in parts if isinstance(p, tuple))
+        parts = parse_output(text, registry)  # OutputFormatError: libsinsp's message
+        self.fields: tuple[Field, ...] = tuple(p.field for p in parts if isinstance(p, OutputToken))
         # (literal text before, token, getter, width) per field, then the text after the last.
         steps: list[tuple[str, str, Callable[[object], Any], int]] = []
         before = ""
@@ -207,7 +175,7 @@ class OutputFormat:
             if isinstance(part, str):
                 before += part
             else:
-                steps.append((before, part[0], part[1].getter, part[2]))
+                steps.append((before, part.text, part.field.getter, part.width))
                 before = ""
         self._steps = tuple(steps)
         self._tail = before
@@ -236,43 +204,6 @@ class OutputFormat:
             values[token] = value
         out.append(self._tail)
         return "".join(out), values
-
-
-def _field_token(fmt: str, start: int, registry: FieldRegistry) -> tuple[str, Field, int]:
-    """(token as written, resolved field, index after the token) for the field at ``start``.
-
-    Like libsinsp, the longest name the registry resolves wins (``%fd.name.`` is ``fd.name``
-    and a dot, ``%evt.arg.flags`` is one field). A name the registry lists whose argument is
-    wrong is an error, not a shorter field followed by text."""
-    m = _NAME_CHARS.match(fmt, start)
-    if m is None:
-        raise OutputFormatError(f"invalid formatting token {fmt[start:]}")
-    candidate = m.group()
-    lists_names = getattr(registry, "__contains__", None)
-    for end in range(len(candidate), 0, -1):
-        name = candidate[:end]
-        after = start + end
-        found = _arg_at(fmt, after)
-        try:
-            field = registry.resolve(name, found[0] if found else None)
-        except UnknownFieldError:
-            if lists_names is not None and lists_names(name):
-                raise
-            continue
-        if found is not None:
-            after = found[1]
-        return fmt[start:after], field, after
-    raise UnknownFieldError(candidate, f"invalid formatting token {fmt[start:]}")
-
-
-def _arg_at(fmt: str, pos: int) -> tuple[str, int] | None:
-    """The ``[argument]`` at ``pos`` and the index after it, or None."""
-    if pos >= len(fmt) or fmt[pos] != "[":
-        return None
-    close = fmt.find("]", pos + 1)
-    if close < 0:
-        raise OutputFormatError(f"invalid formatting token {fmt[pos:]}: missing ']'")
-    return fmt[pos + 1 : close], close + 1
 
 
 def _json_value(value: object) -> Any:
@@ -458,7 +389,9 @@ def _walk_getter(getter: Callable[[object], Any]) -> Callable[[object], Any]:
     frame). An absent key raises, which sends the event to every rule below the step, whose
     conditions then decide: the same answers as reading None, on a path events rarely take."""
     key = dict_key_of(getter)
-    return getter if key is None else operator.itemgetter(key)
+    if key is None:
+        return getter
+    return cast(Callable[[object], Any], operator.itemgetter(key))
 
 
 def _always(_event: object) -> bool:
@@ -879,11 +812,11 @@ class Engine:
         try:
             suffix = SUGGESTED_OUTPUT.get(rule.source, "") if self._suggested_output else ""
             output = OutputFormat(rule.output + suffix, registry)
-        except UnknownFieldError as exc:
-            self._unknown_field(rule, f"invalid output format: {exc}")
-            return None
-        except (OutputFormatError, KubewardError) as exc:
-            self._error(rule, LOAD_ERR_COMPILE_OUTPUT, f"invalid output format: {exc}")
+        except OutputFormatError as exc:
+            if is_unknown_field_error(exc.message):
+                self._unknown_field(rule, f"invalid output format: {exc}")
+            else:
+                self._error(rule, LOAD_ERR_COMPILE_OUTPUT, f"invalid output format: {exc}")
             return None
         try:
             expanded = cond.expand_macros(expr, macros)

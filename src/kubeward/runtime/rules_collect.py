@@ -181,6 +181,9 @@ class Collector:
     seen: set[tuple[str, LoadMessage]] = field(default_factory=set)
     # rules dropped by the last validation pass (unknown field with skip-if-unknown-filter)
     skipped: set[str] = field(default_factory=set)
+    # each rule output's check (formatter message or None) by source: validation runs after
+    # every file over everything collected, and an output is the same text each time
+    output_checks: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
     def warn(self, code: str, message: str, ctx: ItemContext) -> None:
         self._add(self.warnings, "w", code, message, ctx)

@@ -1,8 +1,10 @@
 """The validation pass Falco runs over everything collected after each file
 (rule_loader_compiler.cpp), without building filters: lists are expanded and substituted,
 macro references resolved with visibility, every condition parsed, fields checked against
-the source's registry, and the warnings Falco gives (unused lists and macros, unsafe <NA>
-comparisons, rules matching too many event types) produced.
+the source's registry, ``evt.type`` values checked against libsinsp's event names (syscall
+rules), rule outputs checked with the source's registry as libsinsp's formatter checks them,
+and the warnings Falco gives (unused lists and macros, unsafe <NA> comparisons, rules matching
+too many event types) produced.
 
 Macros are summed up once per pass (references, <NA> checks, unknown fields, event types),
 so thousands of rules sharing a deep macro chain cost one walk of the chain.
@@ -26,10 +28,13 @@ from kubeward.runtime.condition import (
     Or,
     parse_condition,
 )
-from kubeward.runtime.rules_collect import Collector, MacroInfo, compile_lists
+from kubeward.runtime.event_types import known_event_types, unknown_event_type
+from kubeward.runtime.output_format import is_unknown_field_error, output_error
+from kubeward.runtime.rules_collect import Collector, MacroInfo, RuleInfo, compile_lists
 from kubeward.runtime.rules_condition_text import ListSubstituter, effective_condition
 from kubeward.runtime.rules_messages import (
     LOAD_ERR_COMPILE_CONDITION,
+    LOAD_ERR_COMPILE_OUTPUT,
     LOAD_ERR_VALIDATE,
     LOAD_NO_EVTTYPE,
     LOAD_UNKNOWN_FILTER,
@@ -92,18 +97,25 @@ class _Validator:
         for rule in state.rules.values():
             if rule.unknown_source:
                 continue
+            # Falco validates the output before it compiles the condition
+            if not self.output_valid(rule):
+                skipped.add(rule.name)
+                continue
             text, used = substitute(effective_condition(rule.cond, rule.exceptions))
             used_lists |= used
             ast = self.parse(text, rule.ctx, rule.cond, rule.cond_source)
             refs = _macro_refs(ast)
             used_macros.update(_resolve_macros(refs, everything, macro_refs, resolved, rule.ctx))
-            resolver = state.fields.get(rule.source)
-            facts = facts_by_source.setdefault(rule.source, _ConditionFacts(macro_asts, resolver))
-            unsafe_na, unknown = facts.of(ast)
+            facts = facts_by_source.get(rule.source)
+            if facts is None:
+                resolver = state.fields.get(rule.source)
+                event_names = known_event_types() if rule.source == SYSCALL_SOURCE else None
+                facts = _ConditionFacts(macro_asts, resolver, event_names)
+                facts_by_source[rule.source] = facts
+            unsafe_na, message = facts.of(ast)
             if unsafe_na:
                 state.warn(LOAD_UNSAFE_NA_CHECK, UNSAFE_NA_MESSAGE, rule.ctx)
-            if unknown is not None:
-                message = f"filter_check called with nonexistent field {unknown}"
+            if message is not None:
                 if rule.skip_if_unknown_filter:
                     state.warn(LOAD_UNKNOWN_FILTER, message, rule.ctx)
                     skipped.add(rule.name)
@@ -122,6 +134,27 @@ class _Validator:
             if list_info.name not in used_lists:
                 message = "List not referred to by any other rule/macro"
                 state.warn(LOAD_UNUSED_LIST, message, list_info.ctx)
+
+    def output_valid(self, rule: RuleInfo) -> bool:
+        """Falco's is_format_valid with the source's registry (without one, outputs are not
+        checked): an invalid output is LOAD_ERR_COMPILE_OUTPUT, or with
+        skip-if-unknown-filter and an unknown field a LOAD_UNKNOWN_FILTER warning and the
+        rule skipped (False)."""
+        resolver = self.state.fields.get(rule.source)
+        if resolver is None:
+            return True
+        key = (rule.source, rule.output)
+        checks = self.state.output_checks
+        if key in checks:
+            message = checks[key]
+        else:
+            message = checks[key] = output_error(rule.output, resolver)
+        if message is None:
+            return True
+        if rule.skip_if_unknown_filter and is_unknown_field_error(message):
+            self.state.warn(LOAD_UNKNOWN_FILTER, message, rule.ctx)
+            return False
+        raise LoadFailure(LOAD_ERR_COMPILE_OUTPUT, message, rule.ctx)
 
     def _parsed(self, text: str) -> Expr | ConditionSyntaxError:
         """Each distinct text is parsed once per pass."""
@@ -271,14 +304,40 @@ def _unknown_field(node: Compare, resolver: FieldResolver) -> str | None:
     return None
 
 
+def _unknown_event_type(node: Compare, names: frozenset[str]) -> str | None:
+    """The first value compared with ``evt.type`` that names no event (libsinsp's
+    validate_filter_value checks each value, whatever the operator); a field on the right
+    (``val(...)``) and ``evt.type`` under a transformer are not checked."""
+    field = node.field
+    if field.name != "evt.type" or field.arg is not None or field.transformers:
+        return None
+    value = node.value
+    if isinstance(value, str):
+        return None if value in names else value
+    if isinstance(value, ListLiteral):
+        for item in value.items:
+            text = item.name if isinstance(item, Ident) else item
+            if text not in names:
+                return text
+    return None
+
+
 class _ConditionFacts:
     """Whether a condition, macros included, compares a k8s audit field with <NA>, and the
-    first field (in Falco's visit order) the source's registry does not know. Each macro is
-    summed up once per validation pass, so rules sharing a large macro cost little."""
+    first compile error (in Falco's visit order) of its comparisons: a field the source's
+    registry does not know, or (syscall rules, ``event_names`` given) an ``evt.type`` value
+    that names no event. Each macro is summed up once per validation pass, so rules sharing
+    a large macro cost little."""
 
-    def __init__(self, macros: Mapping[str, Expr], resolver: FieldResolver | None) -> None:
+    def __init__(
+        self,
+        macros: Mapping[str, Expr],
+        resolver: FieldResolver | None,
+        event_names: frozenset[str] | None = None,
+    ) -> None:
         self.macros = macros
         self.resolver = resolver
+        self.event_names = event_names
         self.checks: dict[str, list[Check]] = {}
         self.memo: dict[str, tuple[bool, str | None]] = {}
 
@@ -325,6 +384,18 @@ class _ConditionFacts:
                 unknown = unknown or macro_unknown
                 continue
             unsafe_na = unsafe_na or _unsafe_na_check(value)
-            if unknown is None and self.resolver is not None:
-                unknown = _unknown_field(value, self.resolver)
+            if unknown is None:
+                unknown = self._compile_error(value)
         return unsafe_na, unknown
+
+    def _compile_error(self, node: Compare) -> str | None:
+        """What compiling the comparison says first: its field, then its values."""
+        if self.resolver is not None:
+            field = _unknown_field(node, self.resolver)
+            if field is not None:
+                return f"filter_check called with nonexistent field {field}"
+        if self.event_names is not None:
+            name = _unknown_event_type(node, self.event_names)
+            if name is not None:
+                return unknown_event_type(name)
+        return None
