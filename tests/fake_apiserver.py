@@ -1080,6 +1080,9 @@ class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive (the clients pool connections); all logic in FakeApiServer."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY the client's delayed
+    # ACK holds the body back about 40 ms per request (Nagle).
+    disable_nagle_algorithm = True
     server_fake: FakeApiServer
     timeout = 60  # an idle keep-alive connection's thread ends after this
 

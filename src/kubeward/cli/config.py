@@ -21,10 +21,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
 
 from kubeward.cli.config_args import FORMATS
-from kubeward.cli.output import print_warnings, write_output, write_report
+from kubeward.cli.output import (
+    print_warnings,
+    write_compliance_report,
+    write_report,
+)
 from kubeward.config_file import find_config
 from kubeward.errors import UsageError
 from kubeward.findings_filter import exit_code_for, filter_findings, parse_severities
@@ -267,38 +270,14 @@ def run(args: argparse.Namespace) -> int:
     if args.show_suppressed:
         _print_suppressed(scan, outcome.suppressed, outcome.unused, rules)
     if args.compliance is not None:
-        _write_compliance(args, fmt, result, selection, len(manifests.objects))
+        from kubeward.compliance import selected_kubernetes_checks
+
+        write_compliance_report(
+            args, fmt, result, selected_kubernetes_checks(selection), len(manifests.objects)
+        )
     else:
         write_report(result, fmt, args)
     return exit_code_for(kept, args.exit_code)
-
-
-def _write_compliance(
-    args: argparse.Namespace, fmt: str, result: ScanResult, selection: Selection, objects: int
-) -> None:
-    """The per-control report of --compliance: a table, or the JSON report with a
-    `compliance` section (findings of other checks stay in `findings`)."""
-    import io
-
-    from kubeward.compliance import evaluate, load_spec, selected_kubernetes_checks
-    from kubeward.report.compliance import compliance_json, write_compliance_table
-    from kubeward.report.json_report import dumps, to_document
-
-    report = evaluate(
-        load_spec(args.compliance), result.findings, selected_kubernetes_checks(selection), objects
-    )
-
-    def write(out: BinaryIO) -> None:
-        if fmt == "json":
-            document = to_document(result)
-            document["compliance"] = compliance_json(report)
-            out.write(dumps(document))
-            return
-        text = io.StringIO()
-        write_compliance_table(report, text)
-        out.write(text.getvalue().encode("utf-8", "replace"))
-
-    write_output(write, args)
 
 
 def _scan_manifests(

@@ -26,6 +26,8 @@ COMMANDS = {
         "kubeward.cli.runtime",
         "detect threats in Kubernetes audit and process events with Falco rules",
     ),
+    "bench": ("kubeward.cli.bench", "run the CIS Kubernetes Benchmark on a node"),
+    "k8s": ("kubeward.cli.k8s", "audit a live Kubernetes cluster"),
 }
 
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kubeward.errors import UsageError
 from kubeward.model import ScanResult
@@ -47,3 +47,37 @@ def print_warnings(result: ScanResult, args: argparse.Namespace) -> None:
         return
     for warning in result.warnings:
         print(f"kubeward: warning: {warning}", file=sys.stderr)
+
+
+def write_compliance_report(
+    args: argparse.Namespace,
+    fmt: str,
+    result: ScanResult,
+    ran: set[str] | frozenset[str],
+    objects: int,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The per-control report of --compliance (`args.compliance`): a table, or the JSON
+    report with a `compliance` section (findings of other checks stay in `findings`) and
+    any `extra` top-level sections (the cluster audit's `cluster`)."""
+    import io
+
+    from kubeward.compliance import evaluate, load_spec
+    from kubeward.report.compliance import compliance_json, write_compliance_table
+    from kubeward.report.json_report import dumps, to_document
+
+    report = evaluate(load_spec(args.compliance), result.findings, ran, objects)
+
+    def write(out: BinaryIO) -> None:
+        if fmt == "json":
+            document = to_document(result)
+            document["compliance"] = compliance_json(report)
+            document.update(extra or {})
+            out.write(dumps(document))
+            return
+        text = io.StringIO()
+        write_compliance_table(report, text)
+        out.write(text.getvalue().encode("utf-8", "replace"))
+
+    write_output(write, args)

@@ -215,6 +215,17 @@ def to_document(result: ScanResult) -> dict[str, Any]:
     run_properties: dict[str, Any] = {"artifactName": artifact.name, "artifactKind": artifact.kind}
     if artifact.image_id:
         run_properties["imageId"] = artifact.image_id
+    return sarif_log(
+        [_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids],
+        [_result(f, index[f.rule_id]) for f in result.findings],
+        run_properties,
+    )
+
+
+def sarif_log(
+    rules: list[dict[str, Any]], results: list[dict[str, Any]], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """The SARIF 2.1.0 log of one kubeward run (shared by every report that speaks SARIF)."""
     return {
         "$schema": SCHEMA_URI,
         "version": SARIF_VERSION,
@@ -226,11 +237,11 @@ def to_document(result: ScanResult) -> dict[str, Any]:
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": INFORMATION_URI,
-                        "rules": [_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids],
+                        "rules": rules,
                     }
                 },
-                "results": [_result(f, index[f.rule_id]) for f in result.findings],
-                "properties": run_properties,
+                "results": results,
+                "properties": properties,
             }
         ],
     }
