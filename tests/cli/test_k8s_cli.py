@@ -63,6 +63,7 @@ def test_exit_code_severity_and_table(
 ) -> None:
     code, out, _ = run(capsys, tmp_path, "--exit-code", "3", "-q")
     assert code == 3
+    assert out.splitlines()[0] == f"cluster fake ({server.url})"  # no package count
     assert "KW-K8S-012" in out and "Pod/shop/web" in out
     code, out, _ = run(capsys, tmp_path, "-f", "json", "--exit-code", "3", "--severity", "CRITICAL")
     assert code == 3

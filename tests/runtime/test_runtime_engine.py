@@ -556,3 +556,28 @@ def test_falco_stable_rules_answer_as_their_conditions() -> None:
         "Netcat Remote Code Execution in Container",
         "Run shell untrusted",
     } <= fired
+
+
+def test_fused_candidates_answer_the_first_condition_that_holds() -> None:
+    """First-match mode runs each place of the index as one fused function: its answer is
+    the first rule, in load order, whose own condition holds (none when none does)."""
+    from kubeward.runtime.fields.syscall import SyscallFields
+
+    ruleset = load_rules_files([FALCO / "falcosecurity-rules" / "rules" / "falco_rules.yaml"])
+    engine = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h")
+    conditions = {r.name: r.condition for r in engine._compiled}
+    answered = 0
+    for event in _syscall_events():
+
+        def holds(check: Any, event: dict[str, Any] = event) -> bool:
+            try:
+                return bool(check(event))
+            except Exception:
+                return False
+
+        expected = [name for name, check in conditions.items() if holds(check)][:1]
+        assert [a.rule for a in engine.process("syscall", event)] == expected, event
+        answered += bool(expected)
+    assert answered > 10
+    fused = [leaf for leaf in engine._index_leaves("syscall") if leaf and leaf.first is not None]
+    assert fused  # the fused path is the one that answered

@@ -36,6 +36,8 @@ def _safe(text: str | None) -> str:
 
 
 def _header(result: ScanResult) -> str:
+    if result.artifact.kind == "cluster":  # objects, not packages: the name says which cluster
+        return f"cluster {_safe(result.artifact.name)}"
     os = result.inventory.os
     os_text = "unknown OS" if os is None else os.name or f"{os.id} {os.version}".strip()
     count = len(result.inventory.packages)

@@ -1621,6 +1621,39 @@ def _transformer_error(type_: str, is_list: bool, transformer: str, label: str) 
     )
 
 
+def compile_first_match(
+    exprs: Sequence[Expr | bool], fields: FieldRegistry, on_error: Callable[[int], None]
+) -> Callable[[object], int]:
+    """One function that tests expanded conditions in order and answers the index of the
+    first that holds, -1 when none does: the engine's candidates for one place of its index,
+    without a call per rule (a third of their cost). ``True`` is a condition that always
+    holds. A condition that raises counts as not holding and is reported as
+    ``on_error(index)``, exactly as the engine reports a failing predicate."""
+    gen = _CodeGen({}, fields)
+    try:
+        bodies = ["True" if e is True else gen.expr(e, 0) for e in exprs if e is not False]
+    except RecursionError:
+        raise CompileError("condition nests too deeply after macro expansion") from None
+    if len(bodies) != len(exprs):
+        raise CompileError("a condition that never holds has no place among candidates")
+    error, handler = gen.name("x", Exception), gen.name("r", on_error)
+    lines = ["    def _rule(_e):\n"]
+    for index, body in enumerate(bodies):
+        lines.append(
+            f"        try:\n            if {body}:\n                return {index}\n"
+            f"        except {error}:\n            {handler}({index})\n"
+        )
+    lines.append("        return -1\n")
+    gen.functions.append("".join(lines))
+    params = ", ".join(gen.values)
+    source = f"def _make({params}):\n" + "".join(gen.functions) + "    return _rule\n"
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    # Safe: the source holds only names generated here, never text from a rule.
+    exec(compile(source, "<falco candidates>", "exec"), namespace)  # noqa: S102
+    first: Callable[[object], int] = namespace["_make"](*gen.values.values())
+    return first
+
+
 def compile_condition(
     expr: Expr,
     *,

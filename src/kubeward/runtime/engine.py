@@ -356,6 +356,15 @@ _Candidate = tuple[_CompiledRule, Callable[[object], bool]]
 """A rule and the predicate to run for it at one place of the index."""
 
 
+class _Leaf(tuple[_Candidate, ...]):
+    """The rules that can match an event reaching one place of the index, in load order,
+    and ``first``: the same conditions fused into one function answering the index of the
+    first that holds, -1 for none (see ``condition.compile_first_match``); None where it
+    could not be built, and the rules then run one by one."""
+
+    first: Callable[[object], int] | None = None
+
+
 class _Node:
     """One step of a source's rule index: the value of one field picks the next step."""
 
@@ -364,9 +373,9 @@ class _Node:
     def __init__(
         self,
         getter: Callable[[object], Any],
-        children: dict[Any, _Node | tuple[_Candidate, ...]],
-        default: _Node | tuple[_Candidate, ...],
-        rules: tuple[_Candidate, ...],
+        children: dict[Any, _Node | _Leaf],
+        default: _Node | _Leaf,
+        rules: _Leaf,
     ) -> None:
         self.getter = getter
         self.children = children
@@ -394,12 +403,18 @@ def _walk_getter(getter: Callable[[object], Any]) -> Callable[[object], Any]:
     return cast(Callable[[object], Any], operator.itemgetter(key))
 
 
+def _no_match(_event: object) -> int:
+    return -1
+
+
 def _always(_event: object) -> bool:
     return True
 
 
 _MAX_SPECIALIZED: Final = 2000
 """Specialised predicates compiled per source at most (each costs about a millisecond)."""
+_MAX_FUSED: Final = 6000
+"""Conditions compiled into fused leaves per source at most (a leaf's rules compile again)."""
 
 
 class _IndexBuilder:
@@ -426,7 +441,9 @@ class _IndexBuilder:
     ) -> None:
         self.getters = getters
         self.registry = registry
-        self.leaves: dict[tuple[object, ...], tuple[_Candidate, ...]] = {}
+        self.leaves: dict[tuple[object, ...], _Leaf] = {}
+        self.fused = 0  # conditions compiled into fused leaves (bounded by _MAX_FUSED)
+        self.exprs: dict[tuple[object, ...], cond.Expr | bool] = {}
         self.specialized: dict[tuple[object, ...], Callable[[object], bool] | None] = {}
         self.compiled: dict[cond.Expr, Callable[[object], bool]] = {}
         self.field_costs: dict[_FieldKey, int] = {}
@@ -436,13 +453,13 @@ class _IndexBuilder:
         entries: Sequence[_Entry],
         used: frozenset[_FieldKey] = frozenset(),
         facts: tuple[tuple[_FieldKey, str], ...] = (),
-    ) -> _Node | tuple[_Candidate, ...]:
+    ) -> _Node | _Leaf:
         choice = self.choose(entries, used, not used) if len(used) < _INDEX_MAX_DEPTH else None
         if choice is None:
             return self.leaf(entries, facts)
         key, values = choice
         below = used | {key}
-        children: dict[Any, _Node | tuple[_Candidate, ...]] = {}
+        children: dict[Any, _Node | _Leaf] = {}
         for value in sorted(values):
             subset = [e for e in entries if key not in e.constraints or value in e.constraints[key]]
             children[value] = self.build(subset, below, (*facts, (key, value)))
@@ -471,16 +488,47 @@ class _IndexBuilder:
                 best = (benefit, key, values)
         return None if best is None else (best[1], best[2])
 
-    def leaf(
-        self, entries: Sequence[_Entry], facts: tuple[tuple[_FieldKey, str], ...]
-    ) -> tuple[_Candidate, ...]:
+    def leaf(self, entries: Sequence[_Entry], facts: tuple[tuple[_FieldKey, str], ...]) -> _Leaf:
         out: list[_Candidate] = []
+        exprs: list[cond.Expr | bool] = []
         for entry in entries:
             predicate = self.predicate(entry, facts)
             if predicate is not None:
                 out.append((entry.rule, predicate))
+                exprs.append(self.exprs.get(self.memo(entry, facts), entry.expr))
         key = tuple(x for pair in out for x in (id(pair[0]), id(pair[1])))
-        return self.leaves.setdefault(key, tuple(out))
+        leaf = self.leaves.get(key)
+        if leaf is None:
+            leaf = self.leaves[key] = _Leaf(out)
+            leaf.first = self.fuse(leaf, exprs)
+        return leaf
+
+    def fuse(
+        self, leaf: _Leaf, exprs: Sequence[cond.Expr | bool]
+    ) -> Callable[[object], int] | None:
+        """The leaf's conditions as one function (a call per event instead of one per rule),
+        or None past the compile budget or when one of them cannot be compiled again."""
+        if not leaf:
+            return _no_match
+        if self.fused + len(exprs) > _MAX_FUSED:
+            return None
+        rules = [rule for rule, _ in leaf]
+
+        def failed(index: int) -> None:
+            rules[index].errors += 1
+
+        try:
+            first = cond.compile_first_match(exprs, self.registry, failed)
+        except Exception:  # the rules one by one are always right
+            log.debug("cannot fuse %s", [r.name for r in rules], exc_info=True)
+            return None
+        self.fused += len(exprs)
+        return first
+
+    @staticmethod
+    def memo(entry: _Entry, facts: tuple[tuple[_FieldKey, str], ...]) -> tuple[object, ...]:
+        known = {k: v for k, v in facts if k in entry.fields}
+        return (id(entry), tuple(sorted(known.items(), key=repr)))
 
     def predicate(
         self, entry: _Entry, facts: tuple[tuple[_FieldKey, str], ...]
@@ -488,7 +536,7 @@ class _IndexBuilder:
         """The rule's condition with the known values decided and its cheap tests first (see
         ``_cheap_first``); None when the known values make it false."""
         known = {k: v for k, v in facts if k in entry.fields}
-        memo = (id(entry), tuple(sorted(known.items(), key=repr)))
+        memo = self.memo(entry, facts)
         if memo in self.specialized:
             return self.specialized[memo]
         predicate: Callable[[object], bool] | None = entry.rule.condition
@@ -496,9 +544,10 @@ class _IndexBuilder:
             try:
                 decided = _decide(entry.expr, known) if known else entry.expr
                 if not isinstance(decided, bool):
-                    decided = _cheap_first(decided, self.cost)
+                    decided = _cheap_first(decided, self.cost, self.weak)
             except RecursionError:  # a condition nested past Python's stack: run it as it is
                 decided = entry.expr
+            self.exprs[memo] = decided
             if decided is True:
                 predicate = _always
             elif decided is False:
@@ -518,6 +567,24 @@ class _IndexBuilder:
                 predicate = self.compiled[decided] = compiled
         self.specialized[memo] = predicate
         return predicate
+
+    def weak(self, expr: cond.Expr) -> bool:
+        """Whether a positive test passes for most events: a comparison of a flag, a number
+        range, ``exists``; an ``or`` with one such branch. Equality, membership and string
+        tests on text (what a rule looks for) are selective."""
+        if isinstance(expr, cond.Or):
+            return any(self.weak(item) for item in expr.items)
+        if isinstance(expr, cond.And):
+            return all(self.weak(item) for item in expr.items)
+        if not isinstance(expr, cond.Compare):
+            return True
+        if expr.op in _WEAK_OPS or isinstance(expr.value, cond.FieldRef):
+            return True
+        try:
+            field = self.registry.resolve(expr.field.name, expr.field.arg)
+        except KubewardError:
+            return True
+        return field.type not in ("string", "list") or bool(expr.field.transformers)
 
     def cost(self, expr: cond.Expr) -> int:
         """A rough price of evaluating ``expr``: field reads, weighted by how dear the test is."""
@@ -548,14 +615,21 @@ class _IndexBuilder:
 
 _EVT_TYPE: Final[_FieldKey] = ("evt.type", None)
 _DEAR_OPS: Final = frozenset(("glob", "iglob", "regex", "pmatch", "icontains"))
+_WEAK_OPS: Final = frozenset(("<", "<=", ">", ">=", "exists", "!="))
 
 
-def _cheap_first(expr: cond.Expr, cost: Callable[[cond.Expr], int]) -> cond.Expr:
+def _cheap_first(
+    expr: cond.Expr,
+    cost: Callable[[cond.Expr], int],
+    weak: Callable[[cond.Expr], bool] = lambda _term: False,
+) -> cond.Expr:
     """``expr`` with the terms of its top-level ``and`` chain (nested ``and``s flattened)
     sorted so that a test likely to fail comes early and cheap: first the positive terms
-    (what the rule looks for: most events fail one), cheapest first, then the exclusions
-    (``not ...``, ``!=``: allow-lists that most events pass), cheapest first; ties keep the
-    written order. A cheap failing test spares the dear ones (an address comparison, a glob).
+    (what the rule looks for: most events fail one), the selective ones before the ``weak``
+    ones (a flag or a number range that most events of the type pass: ``evt.is_open_read =
+    true``, ``fd.num >= 0``), cheapest first, then the exclusions (``not ...``, ``!=``:
+    allow-lists that most events pass), cheapest first; ties keep the written order. A cheap
+    failing test spares the dear ones (an address comparison, a glob).
 
     Only that chain is reordered: there every term must hold for a match, so the order cannot
     change whether a rule matches, even when a field getter fails (a failure anywhere in the
@@ -572,11 +646,11 @@ def _cheap_first(expr: cond.Expr, cost: Callable[[cond.Expr], int]) -> cond.Expr
         else:
             terms.append(node)
 
-    def key(term: cond.Expr) -> tuple[bool, int]:
+    def key(term: cond.Expr) -> tuple[bool, bool, int]:
         negative = isinstance(term, cond.Not) or (
             isinstance(term, cond.Compare) and term.op == "!="
         )
-        return negative, cost(term)
+        return negative, not negative and weak(term), cost(term)
 
     return cond.And(tuple(sorted(terms, key=key)))
 
@@ -722,7 +796,7 @@ class Engine:
         self._alerts = 0
         self._started = time.perf_counter_ns()
         self._compiled: list[_CompiledRule] = []
-        self._index: dict[str, _Node | tuple[_Candidate, ...]] = {}
+        self._index: dict[str, _Node | _Leaf] = {}
         self._time_of: dict[str, Callable[[object], int | None]] = {}
         self._getters: dict[str, dict[_FieldKey, Callable[[object], Any]]] = {}
         self._build(registries, event_time or {})
@@ -869,6 +943,18 @@ class Engine:
 
     # -- running ----------------------------------------------------------------------------
 
+    def _index_leaves(self, source: str) -> list[_Leaf]:
+        """Every place of a source's index (for tests and debugging)."""
+        out: list[_Leaf] = []
+        stack: list[_Node | _Leaf] = [self._index[source]] if source in self._index else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, _Node):
+                stack.extend((*node.children.values(), node.default))
+            else:
+                out.append(node)
+        return out
+
     @property
     def sources(self) -> frozenset[str]:
         """The sources that have at least one rule to run."""
@@ -892,9 +978,13 @@ class Engine:
                 node = step.children.get(step.getter(event), step.default)
             except Exception:
                 node = step.rules
-        candidates: tuple[_Candidate, ...] = node  # type: ignore[assignment]
+        candidates: _Leaf = node  # type: ignore[assignment]
+        first = candidates.first
         if self._timing:
             matched = self._match_timed(candidates, event)
+        elif first is not None and not self.match_all:
+            index = first(event)
+            matched = None if index < 0 else [candidates[index][0]]
         else:
             matched = None
             for rule, check in candidates:
