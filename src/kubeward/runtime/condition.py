@@ -1194,6 +1194,10 @@ _EITHER_OPS = {
 }
 
 
+_UNSET = object()
+"""A fused function's not-yet-read field value (None is a value: the field is absent)."""
+
+
 class _CodeGen:
     """Turns an expanded AST into the source of one function plus the objects it closes over.
 
@@ -1208,6 +1212,12 @@ class _CodeGen:
         self.functions: list[str] = []
         self.counter = 0
         self.nodes = 0
+        # Fused candidates (compile_first_match) read each getter once per event: its value
+        # is kept in a local of the fused function, filled on first use (``cached``).
+        self.cache_reads = False
+        self.nested = 0
+        self.cached: list[str] = []
+        self.unset = ""
 
     def name(self, prefix: str, value: object = None) -> str:
         self.counter += 1
@@ -1245,13 +1255,30 @@ class _CodeGen:
         return self.compare(node)
 
     def function(self, node: Expr) -> str:
-        body = self.expr(node, 0)
+        self.nested += 1  # a nested function cannot fill the fused function's locals
+        try:
+            body = self.expr(node, 0)
+        finally:
+            self.nested -= 1
         self.counter += 1
         name = f"_f{self.counter}"
         self.functions.append(f"    def {name}(_e):\n        return {body}\n")
         return f"{name}(_e)"
 
     # -- fields ---------------------------------------------------------------------------
+
+    def read(self, operand: _Operand) -> str:
+        """The expression that reads an operand's value: inline for a dict key; in a fused
+        function, a getter's value is kept after its first call (a getter answers the same
+        for the same event; one that raises is called again and raises again)."""
+        if operand.get or not self.cache_reads or self.nested:
+            return operand.value
+        local = f"_v{operand.var}"
+        if local not in self.cached:
+            self.cached.append(local)
+            if not self.unset:
+                self.unset = self.name("u", _UNSET)
+        return f"({local} if {local} is not {self.unset} else ({local} := {operand.var}(_e)))"
 
     def operand(self, ref: FieldRef) -> _Operand:
         cached = self.operands.get(ref)
@@ -1299,7 +1326,7 @@ class _CodeGen:
                 f"filter error: '{op}' operator not supported for {_TYPE_WORDS[lhs.type]} filters",
                 lhs.label,
             )
-        get = lhs.value
+        get = self.read(lhs)
         if op == "exists":
             return f"(not not {get})" if lhs.is_list else f"({get} is not None)"
         if isinstance(node.value, FieldRef):
@@ -1339,9 +1366,9 @@ class _CodeGen:
                     return "False"  # compare_net answers false for any other operator
                 first_only = True  # compare_net tests the first network of the list only
         if op == "exists":
-            return f"(not not {lhs.value})"
+            return f"(not not {self.read(lhs)})"
         t = self.name("t")
-        get = f"({t} := {lhs.value})"
+        get = f"({t} := {self.read(lhs)})"
         element = _Operand("", lhs.type, False, lhs.label, "", "_x")
         if isinstance(node.value, FieldRef):
             test = self.compare_fields(op, element, self.rhs_operand(node.value))
@@ -1375,7 +1402,7 @@ class _CodeGen:
         return operand
 
     def compare_constants(self, op: str, lhs: _Operand, raw: list[str]) -> str:
-        get = lhs.value
+        get = self.read(lhs)
         t = self.name("t")
         guarded = f"({t} := {get}) is not None and "
         if op == "pmatch":
@@ -1433,7 +1460,7 @@ class _CodeGen:
         return f"{matcher}({t}) is not None"
 
     def compare_ip(self, op: str, lhs: _Operand, raw: list[str]) -> str:
-        get = lhs.value
+        get = self.read(lhs)
         ip_of = self.name("c", _ip_of)
         if lhs.type == "ipnet":
             nets = tuple(_parse_net(value, lhs) for value in raw)
@@ -1465,11 +1492,11 @@ class _CodeGen:
             )
         t, u = self.name("t"), self.name("t")
         if lhs.is_list:
-            both = f"(not not ({t} := {lhs.value})) and (not not ({u} := {rhs.value}))"
+            both = f"(not not ({t} := {self.read(lhs)})) and (not not ({u} := {self.read(rhs)}))"
             if op == "in":
                 return f"({both} and {self.name('c', frozenset)}({u}).issuperset({t}))"
             return f"({both} and not {self.name('c', frozenset)}({u}).isdisjoint({t}))"
-        both = f"({t} := {lhs.value}) is not None and ({u} := {rhs.value}) is not None"
+        both = f"({t} := {self.read(lhs)}) is not None and ({u} := {self.read(rhs)}) is not None"
         if lhs.type == "ipaddr":
             ip_of = self.name("c", _ip_of)
             equal = f"{ip_of}({t}) == {ip_of}({u})"
@@ -1630,6 +1657,7 @@ def compile_first_match(
     holds. A condition that raises counts as not holding and is reported as
     ``on_error(index)``, exactly as the engine reports a failing predicate."""
     gen = _CodeGen({}, fields)
+    gen.cache_reads = True
     try:
         bodies = ["True" if e is True else gen.expr(e, 0) for e in exprs if e is not False]
     except RecursionError:
@@ -1638,6 +1666,8 @@ def compile_first_match(
         raise CompileError("a condition that never holds has no place among candidates")
     error, handler = gen.name("x", Exception), gen.name("r", on_error)
     lines = ["    def _rule(_e):\n"]
+    if gen.cached:
+        lines.append(f"        {' = '.join(gen.cached)} = {gen.unset}\n")
     for index, body in enumerate(bodies):
         lines.append(
             f"        try:\n            if {body}:\n                return {index}\n"
