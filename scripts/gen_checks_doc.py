@@ -20,6 +20,7 @@ TARGET_TITLES = {
     "dockerfile": "Dockerfile checks",
     "image": "Image checks",
     "kubernetes": "Kubernetes checks",
+    "cluster": "Cluster checks (kubeward k8s)",
 }
 # set-level Kubernetes checks are listed with the per-object ones; the Target line tells them apart
 SECTION_OF = {"kubernetes-set": "kubernetes"}

@@ -229,6 +229,36 @@ def test_unreachable_and_refused(tmp_path: Path) -> None:
             audit(connect(str(kubeconfig), None), AuditOptions())
 
 
+def test_hostile_server_answers_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page past the size cap is refused while it is read; a server that hands back a
+    continue token it gave before would page forever: both end the audit in one line."""
+    from kubeward.cluster import client
+
+    pods = [pod("shop", f"p{i:02}") for i in range(7)]
+    with FakeApiServer([namespace("shop", "restricted"), *pods]) as server:
+        kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+        monkeypatch.setattr(client, "MAX_PAGE_BYTES", 300)
+        with pytest.raises(
+            ClusterError, match=r"^http://127\.0\.0\.1:\d+/\S+: answer larger than 300 bytes$"
+        ):
+            audit(connect(str(kubeconfig), None), AuditOptions())
+        monkeypatch.undo()
+        cluster = connect(str(kubeconfig), None)
+        real = cluster.get_json
+
+        def looping(path: str, query: list[tuple[str, str]] | None = None) -> Any:
+            document = real(path, [("limit", "3")])
+            if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
+                document["metadata"]["continue"] = "again"  # the same token every page
+            return document
+
+        monkeypatch.setattr(cluster, "get_json", looping)
+        with pytest.raises(ClusterError, match=r"the server repeats a continue token$"):
+            audit(cluster, AuditOptions())
+
+
 def test_bad_kubeconfigs(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="no such file"):
         connect(str(tmp_path / "missing"), None)

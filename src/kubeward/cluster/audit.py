@@ -52,10 +52,6 @@ CHECKED_OWNERS = {
 }
 # the path an unauthenticated probe asks for: listing namespaces is never public by default
 ANONYMOUS_PROBE = "/api/v1/namespaces?limit=1"
-# kubeadm lets anonymous callers read the cluster-info ConfigMap of kube-public (the
-# bootstrap token discovery): a default, not a finding of KW-K8S-107
-KUBEADM_PUBLIC_BINDING = ("RoleBinding", "kube-public", "kubeadm:bootstrap-signer-clusterinfo")
-PUBLIC_SUBJECTS_ID = "KW-K8S-107"
 
 
 @dataclass
@@ -236,8 +232,6 @@ class Auditor:
         book = ExceptionBook(self.options.today)
 
         def suppressed(check_id: str, line: int | None) -> bool:
-            if check_id == PUBLIC_SUBJECTS_ID and _is_kubeadm_public_binding(obj):
-                return True
             return book.suppresses(obj, check_id, self.tags.get(check_id, ()))
 
         run_checks(
@@ -344,17 +338,6 @@ class Auditor:
                 ),
             },
         )
-
-
-def _is_kubeadm_public_binding(obj: K8sObject) -> bool:
-    kind, namespace, name = KUBEADM_PUBLIC_BINDING
-    return (
-        obj.kind == kind
-        and obj.namespace == namespace
-        and obj.name == name
-        and obj.get("roleRef", "kind") == "Role"
-        and obj.get("roleRef", "name") == name
-    )
 
 
 def list_objects(

@@ -132,7 +132,11 @@ class Cluster:
             )
             response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
             status = int(response.status)
-            data = response.read()
+            data = _read_capped(response.response, MAX_PAGE_BYTES)
+        except _TooLarge:
+            raise ClusterError(
+                f"{self.server}{path}: answer larger than {MAX_PAGE_BYTES} bytes"
+            ) from None
         except ApiException as exc:  # status 0: the client could not send the request
             raise ClusterError(f"cannot reach the cluster at {self.server}: {exc.reason}") from None
         except Exception as exc:  # urllib3 and ssl errors: one line, never a traceback
@@ -148,8 +152,6 @@ class Cluster:
             )
         if not 200 <= status <= 299:
             raise ListDenied(status, _status_reason(status, data))
-        if len(data) > MAX_PAGE_BYTES:
-            raise ClusterError(f"{self.server}{path}: answer larger than {MAX_PAGE_BYTES} bytes")
         return data
 
     def probe_status(self, path: str) -> int:
@@ -186,6 +188,7 @@ class Cluster:
         """Every page of a list of `resource` (in `namespace` when given). Items get the
         `kind` and `apiVersion` the list omits. ListDenied on an error status."""
         token: str | None = None
+        seen: set[str] = set()
         path = resource.path(namespace)
         while True:
             query = [("limit", str(limit))]
@@ -204,9 +207,33 @@ class Cluster:
             metadata = document.get("metadata")
             token = metadata.get("continue") if isinstance(metadata, dict) else None
             token = token if isinstance(token, str) and token else None
+            if token is not None:
+                if token in seen:  # a server that would page forever
+                    raise ClusterError(f"{self.server}{path}: the server repeats a continue token")
+                seen.add(token)
             yield Page(kept, token)
             if token is None:
                 return
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_capped(raw: Any, cap: int) -> bytes:
+    """The body of an urllib3 response read in chunks, refused past `cap` bytes before it
+    is all in memory (a page is at most `limit` objects; a server may still send anything)."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in raw.stream(1 << 16):
+            total += len(chunk)
+            if total > cap:
+                raise _TooLarge
+            chunks.append(chunk)
+    finally:
+        raw.release_conn()
+    return b"".join(chunks)
 
 
 def _cause(exc: BaseException) -> str:

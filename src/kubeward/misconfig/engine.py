@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 # kubernetes: one manifest object at a time; kubernetes-set: all objects of a scan at once
 # (checks that relate objects, such as namespaces without a NetworkPolicy)
-TARGETS = ("dockerfile", "image", "kubernetes", "kubernetes-set")
+# "cluster": checks of a live cluster as a whole (its version, anonymous access ...), run by
+# `kubeward k8s` itself (kubeward.cluster.checks_cluster), never registered here.
+TARGETS = ("dockerfile", "image", "kubernetes", "kubernetes-set", "cluster")
 # modules that register checks, imported when checks of that target run
 CHECK_MODULES: dict[str, tuple[str, ...]] = {
     "dockerfile": (
@@ -52,6 +54,8 @@ CHECK_MODULES: dict[str, tuple[str, ...]] = {
     ),
 }
 CHECK_MODULES["kubernetes-set"] = CHECK_MODULES["kubernetes"]
+CHECK_MODULES["cluster"] = ()
+METADATA_ONLY_TARGETS = frozenset({"cluster"})  # documented and selectable, never registered
 
 
 class CheckMetadataError(KubewardError):
@@ -110,7 +114,7 @@ REGISTRY = _Registry()
 
 def check(check_id: str, target: str) -> Callable[[CheckFunction], CheckFunction]:
     """Register `function` as check `check_id` for `target` subjects."""
-    if target not in TARGETS:
+    if target not in TARGETS or target in METADATA_ONLY_TARGETS:
         raise ValueError(f"unknown check target {target!r}")
 
     def register(function: CheckFunction) -> CheckFunction:

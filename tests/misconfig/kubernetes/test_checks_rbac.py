@@ -413,6 +413,20 @@ def test_the_default_public_bindings_are_not_reported() -> None:
     subjects += "- {kind: Group, name: system:unauthenticated}\n"
     assert found("KW-K8S-107", public_binding("system:public-info-viewer", subjects)) == []
     assert found("KW-K8S-107", public_binding("system:discovery", subjects)) == []
+    cluster_info = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: "kubeadm:bootstrap-signer-clusterinfo", namespace: NS}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: "ROLE"}
+subjects:
+- {kind: User, name: system:anonymous}
+"""
+    kubeadm = cluster_info.replace("ROLE", "kubeadm:bootstrap-signer-clusterinfo")
+    assert found("KW-K8S-107", kubeadm.replace("NS", "kube-public")) == []  # kubeadm's own
+    # the same names elsewhere, or another role, are reported
+    assert [line for _, line, _ in found("KW-K8S-107", kubeadm.replace("NS", "default"))] == [6]
+    other = cluster_info.replace("ROLE", "edit").replace("NS", "kube-public")
+    assert [line for _, line, _ in found("KW-K8S-107", other)] == [6]
 
 
 def test_rbac_counts_on_the_manifest_corpus() -> None:

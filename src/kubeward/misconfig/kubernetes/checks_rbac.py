@@ -55,6 +55,9 @@ PUBLIC_SUBJECTS = {
 DEFAULT_PUBLIC_ROLES = frozenset(
     {"system:public-info-viewer", "system:discovery", "system:basic-user"}
 )
+# kubeadm lets anonymous callers read the cluster-info ConfigMap of kube-public (bootstrap
+# token discovery) through this Role and RoleBinding: a default of every kubeadm cluster.
+KUBEADM_CLUSTER_INFO = ("kube-public", "kubeadm:bootstrap-signer-clusterinfo")
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -316,6 +319,12 @@ def public_subjects(obj: K8sObject) -> Iterator[Violation]:
     subjects = binding_subjects(obj)
     role_kind, role_name = _role_ref(obj)
     if role_kind == "ClusterRole" and role_name in DEFAULT_PUBLIC_ROLES:
+        return
+    if (obj.kind, role_kind, (obj.namespace, role_name)) == (
+        "RoleBinding",
+        "Role",
+        KUBEADM_CLUSTER_INFO,
+    ):
         return
     for subject in subjects:
         who = PUBLIC_SUBJECTS.get(subject.name)
