@@ -754,6 +754,7 @@ def generate_cluster(
                 "desiredNumberScheduled": n_nodes,
                 "numberReady": n_nodes,
                 "currentNumberScheduled": n_nodes,
+                "numberMisscheduled": 0,  # required by the API (and the client's models)
             },
         )
         slots += [(ds, tpl, f"{ds['metadata']['name']}-")] * n_nodes
