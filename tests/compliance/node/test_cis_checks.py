@@ -458,6 +458,41 @@ def test_unset_flags_are_judged_with_their_documented_default(tmp_path: Path) ->
     )
 
 
+def test_structured_authorization_config_stands_for_the_mode_list(tmp_path: Path) -> None:
+    """--authorization-config (Kubernetes 1.29+) replaces --authorization-mode: its
+    authorizer chain is judged as the mode list it stands for; a broken file is unknown."""
+    config = "/etc/kubernetes/authz.yaml"
+    spec = compliant().drop("apiserver", "--authorization-mode")
+    spec.set("apiserver", "--authorization-config", config)
+    spec.files[config] = FileSpec(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\n"
+        "authorizers:\n- {type: Node, name: node}\n- {type: Webhook, name: opa}\n"
+    )
+    report = run(spec, tmp_path / "a", "cis-1.10")
+    origin = "(/etc/kubernetes/authz.yaml: authorizers[].type)"
+    assert result_of(report, "1.2.6")[:2] == (
+        PASS,
+        f"--authorization-mode is 'Node,Webhook' {origin}",
+    )
+    assert result_of(report, "1.2.7")[0] is PASS
+    assert result_of(report, "1.2.8")[:2] == (
+        FAIL,
+        f"--authorization-mode is 'Node,Webhook' {origin}, expected it to include RBAC",
+    )
+    spec.files[config] = FileSpec("authorizers: not a list\n")
+    report = run(spec, tmp_path / "b", "cis-1.10")
+    assert [result_of(report, c)[:2] for c in ("1.2.6", "1.2.8")] == [
+        (
+            UNKNOWN,
+            f"--authorization-mode cannot be read: {config} (--authorization-config): "
+            "no authorizers[].type in it",
+        )
+    ] * 2
+    assert report.warnings == [
+        f"apiserver {config} (--authorization-config): no authorizers[].type in it"
+    ]
+
+
 def test_space_separated_and_repeated_flags_last_one_wins(tmp_path: Path) -> None:
     spec = compliant()
     spec.drop("apiserver", "--profiling")

@@ -124,6 +124,9 @@ class Component:
     config_path: str | None = None  # the --config file in use
     config: dict[str, Any] | None = None
     config_error: str | None = None  # why config_path could not be used
+    # settings read from a file another flag names (--authorization-config ...), as flags
+    derived: dict[str, Setting] = field(default_factory=dict)
+    derived_errors: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> str | None:
         """The last value given for `name` on the command line, or None."""
@@ -135,6 +138,10 @@ class Component:
         file); raises SettingUnreadable when the answer would be in an unusable file."""
         if flag is not None and flag in self.flags:
             return Setting(self.flags[flag][-1], "command line")
+        if flag is not None and flag in self.derived_errors:
+            raise SettingUnreadable(self.derived_errors[flag])
+        if flag is not None and flag in self.derived:
+            return self.derived[flag]
         if config_key is not None and self.config_path is not None:
             if self.config is None:
                 raise SettingUnreadable(self.config_error or f"{self.config_path}: not readable")
@@ -322,9 +329,47 @@ def detect(root: NodeRoot) -> NodeFacts:
             components[name] = manifest
         elif running.version is None:
             running.version = manifest.version  # the process does not show its version
+    apiserver = components.get("apiserver")
+    if apiserver is not None:
+        _authorization_config(root, apiserver, warnings)
     units = _kubelet_unit_files(root)
     ordered = {name: components[name] for name in COMPONENTS if name in components}
     return NodeFacts(root, ordered, manifest_dir, units, warnings)
+
+
+def _authorization_config(root: NodeRoot, apiserver: Component, warnings: list[str]) -> None:
+    """kube-apiserver's structured authorization (`--authorization-config`, Kubernetes 1.29+)
+    replaces `--authorization-mode` (the two are exclusive): the authorizer chain in the
+    file is judged as the mode list it stands for (`authorizers[].type` in order, e.g.
+    "Node,RBAC"). A file that cannot be read makes the mode unknown, never a guess."""
+    path = apiserver.flag("--authorization-config")
+    if path is None or "--authorization-mode" in apiserver.flags:
+        return
+    flag = "--authorization-mode"
+    text = root.read_text(path if path.startswith("/") else "/" + path)
+    problem = None
+    types: list[str] = []
+    if text is None:
+        problem = f"{path} (--authorization-config): absent or not a readable file"
+    else:
+        try:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            data = None
+        authorizers = data.get("authorizers") if isinstance(data, dict) else None
+        if isinstance(authorizers, list):
+            types = [
+                a["type"]
+                for a in authorizers
+                if isinstance(a, dict) and isinstance(a.get("type"), str)
+            ]
+        if not types:
+            problem = f"{path} (--authorization-config): no authorizers[].type in it"
+    if problem is not None:
+        apiserver.derived_errors[flag] = problem
+        warnings.append(f"apiserver {problem}")
+        return
+    apiserver.derived[flag] = Setting(",".join(types), f"{path}: authorizers[].type")
 
 
 def _load_config(root: NodeRoot, component: Component, path: str, warnings: list[str]) -> None:
