@@ -295,3 +295,24 @@ def test_packages_keep_inventory_order(pkg_count: int) -> None:
     )
     document = json.loads(render(result))
     assert [p["name"] for p in document["packages"]] == [p.name for p in packages]
+
+
+def test_streamed_report_has_the_bytes_of_the_whole_document() -> None:
+    """`dump` writes piece by piece (large cluster reports) with exactly `dumps`'s bytes,
+    lone surrogates replaced, whatever the piece boundaries."""
+    import random
+
+    from kubeward.report.json_report import dump, dumps
+
+    rng = random.Random(7)
+    for _ in range(60):
+        text = "x\udcff" * rng.randint(0, 3000) + "é\u202e"
+        document = {
+            "findings": [{"message": text, "line": i, "ok": i % 2 == 0} for i in range(40)],
+            "tail": "z" * rng.randint(0, 70_000),
+            "none": None,
+        }
+        out = io.BytesIO()
+        dump(document, out)
+        assert out.getvalue() == dumps(document)
+    assert dumps({"a": "\udcff"}) == b'{\n  "a": "?"\n}\n'

@@ -144,12 +144,12 @@ def _write(args: argparse.Namespace, fmt: str, scan: ScanResult, cluster: dict[s
 
         write_report(scan, fmt, args)
         return
-    from kubeward.report.json_report import dumps, to_document
+    from kubeward.report.json_report import dump, to_document
 
     def write(out: BinaryIO) -> None:
         document = to_document(scan)
         document["cluster"] = cluster
-        out.write(dumps(document))
+        dump(document, out)
 
     write_output(write, args)
 

@@ -65,7 +65,7 @@ def write_compliance_report(
 
     from kubeward.compliance import evaluate, load_spec
     from kubeward.report.compliance import compliance_json, write_compliance_table
-    from kubeward.report.json_report import dumps, to_document
+    from kubeward.report.json_report import dump, to_document
 
     report = evaluate(load_spec(args.compliance), result.findings, ran, objects)
 
@@ -74,7 +74,7 @@ def write_compliance_report(
             document = to_document(result)
             document["compliance"] = compliance_json(report)
             document.update(extra or {})
-            out.write(dumps(document))
+            dump(document, out)
             return
         text = io.StringIO()
         write_compliance_table(report, text)

@@ -18,7 +18,7 @@ from packageurl import PackageURL
 
 from kubeward import __version__
 from kubeward.model import Finding, Location, Package, ScanResult, Severity
-from kubeward.report.json_report import dumps
+from kubeward.report.json_report import dump
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -249,4 +249,4 @@ def sarif_log(
 
 def write(result: ScanResult, out: BinaryIO) -> None:
     """Write `result` as a SARIF 2.1.0 log."""
-    out.write(dumps(to_document(result)))
+    dump(to_document(result), out)

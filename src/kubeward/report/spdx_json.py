@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from kubeward import __version__
 from kubeward.model import OSInfo, Package, ScanResult
 from kubeward.report import creation_time, spdx_expression
-from kubeward.report.json_report import dumps
+from kubeward.report.json_report import dump
 
 _NOASSERTION = "NOASSERTION"
 _NAMESPACE_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "urn:kubeward:spdx")
@@ -216,4 +216,4 @@ def to_document(result: ScanResult) -> dict[str, Any]:
 
 def write(result: ScanResult, out: BinaryIO) -> None:
     """Write `result` as an SPDX 2.3 JSON document."""
-    out.write(dumps(to_document(result)))
+    dump(to_document(result), out)

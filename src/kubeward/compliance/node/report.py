@@ -105,9 +105,9 @@ def to_document(report: BenchReport) -> dict[str, Any]:
 
 
 def write_json(report: BenchReport, out: BinaryIO) -> None:
-    from kubeward.report.json_report import dumps
+    from kubeward.report.json_report import dump
 
-    out.write(dumps(to_document(report)))
+    dump(to_document(report), out)
 
 
 # -- JUnit ----------------------------------------------------------------------------------
@@ -231,9 +231,9 @@ def _id_key(control_id: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def write_sarif(report: BenchReport, out: BinaryIO) -> None:
-    from kubeward.report.json_report import dumps
+    from kubeward.report.json_report import dump
 
-    out.write(dumps(to_sarif(report)))
+    dump(to_sarif(report), out)
 
 
 WRITERS: dict[str, Writer] = {
