@@ -22,7 +22,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
 from kubeward.errors import KubewardError
 from kubeward.runtime.fields.base import dict_key_of
@@ -1194,6 +1194,8 @@ _EITHER_OPS = {
 }
 
 
+T = TypeVar("T")
+
 _UNSET = object()
 """A fused function's not-yet-read field value (None is a value: the field is absent)."""
 
@@ -1649,13 +1651,18 @@ def _transformer_error(type_: str, is_list: bool, transformer: str, label: str) 
 
 
 def compile_first_match(
-    exprs: Sequence[Expr | bool], fields: FieldRegistry, on_error: Callable[[int], None]
-) -> Callable[[object], int]:
-    """One function that tests expanded conditions in order and answers the index of the
-    first that holds, -1 when none does: the engine's candidates for one place of its index,
-    without a call per rule (a third of their cost). ``True`` is a condition that always
+    exprs: Sequence[Expr | bool],
+    fields: FieldRegistry,
+    on_error: Callable[[int], None],
+    answers: Sequence[T],
+) -> Callable[[object], T | None]:
+    """One function that tests expanded conditions in order and answers ``answers[i]`` for
+    the first condition ``i`` that holds, None when none does: the engine's candidates for
+    one place of its index, without a call per rule. ``True`` is a condition that always
     holds. A condition that raises counts as not holding and is reported as
     ``on_error(index)``, exactly as the engine reports a failing predicate."""
+    if len(answers) != len(exprs):
+        raise ValueError("one answer per condition")
     gen = _CodeGen({}, fields)
     gen.cache_reads = True
     try:
@@ -1665,22 +1672,23 @@ def compile_first_match(
     if len(bodies) != len(exprs):
         raise CompileError("a condition that never holds has no place among candidates")
     error, handler = gen.name("x", Exception), gen.name("r", on_error)
+    names = [gen.name("a", answer) for answer in answers]
     lines = ["    def _rule(_e):\n"]
     if gen.cached:
         lines.append(f"        {' = '.join(gen.cached)} = {gen.unset}\n")
     for index, body in enumerate(bodies):
         lines.append(
-            f"        try:\n            if {body}:\n                return {index}\n"
+            f"        try:\n            if {body}:\n                return {names[index]}\n"
             f"        except {error}:\n            {handler}({index})\n"
         )
-    lines.append("        return -1\n")
+    lines.append("        return None\n")
     gen.functions.append("".join(lines))
     params = ", ".join(gen.values)
     source = f"def _make({params}):\n" + "".join(gen.functions) + "    return _rule\n"
     namespace: dict[str, Any] = {"__builtins__": {}}
     # Safe: the source holds only names generated here, never text from a rule.
     exec(compile(source, "<falco candidates>", "exec"), namespace)  # noqa: S102
-    first: Callable[[object], int] = namespace["_make"](*gen.values.values())
+    first: Callable[[object], T | None] = namespace["_make"](*gen.values.values())
     return first
 
 

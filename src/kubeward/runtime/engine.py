@@ -358,11 +358,11 @@ _Candidate = tuple[_CompiledRule, Callable[[object], bool]]
 
 class _Leaf(tuple[_Candidate, ...]):
     """The rules that can match an event reaching one place of the index, in load order,
-    and ``first``: the same conditions fused into one function answering the index of the
-    first that holds, -1 for none (see ``condition.compile_first_match``); None where it
-    could not be built, and the rules then run one by one."""
+    and ``first``: the same conditions fused into one function answering the first rule
+    whose condition holds, None for none (see ``condition.compile_first_match``); None
+    where it could not be built, and the rules then run one by one."""
 
-    first: Callable[[object], int] | None = None
+    first: Callable[[object], _CompiledRule | None] | None = None
 
 
 class _Node:
@@ -403,8 +403,45 @@ def _walk_getter(getter: Callable[[object], Any]) -> Callable[[object], Any]:
     return cast(Callable[[object], Any], operator.itemgetter(key))
 
 
-def _no_match(_event: object) -> int:
-    return -1
+def _no_match(_event: object) -> None:
+    return None
+
+
+def _dispatcher(node: _Node | _Leaf) -> Callable[[object], _CompiledRule | None]:
+    """The index below ``node`` as a function answering the first rule whose condition
+    holds for an event (None for none): at a step, the field's value picks the next
+    function; a getter that fails sends the event to every rule below the step, as the
+    walk in ``Engine.process`` does."""
+    if not isinstance(node, _Node):
+        return node.first if node.first is not None else _one_by_one(node)
+    pick = {value: _dispatcher(child) for value, child in node.children.items()}.get
+    default = _dispatcher(node.default)
+    fallback = _dispatcher(node.rules)
+    getter = node.getter
+
+    def dispatch(event: object) -> _CompiledRule | None:
+        try:
+            chosen = pick(getter(event), default)
+        except Exception:
+            return fallback(event)
+        return chosen(event)
+
+    return dispatch
+
+
+def _one_by_one(leaf: _Leaf) -> Callable[[object], _CompiledRule | None]:
+    """A leaf whose conditions could not be fused: each rule's predicate in turn."""
+
+    def first(event: object) -> _CompiledRule | None:
+        for rule, check in leaf:
+            try:
+                if check(event):
+                    return rule
+            except Exception:
+                rule.errors += 1
+        return None
+
+    return first
 
 
 def _always(_event: object) -> bool:
@@ -505,7 +542,7 @@ class _IndexBuilder:
 
     def fuse(
         self, leaf: _Leaf, exprs: Sequence[cond.Expr | bool]
-    ) -> Callable[[object], int] | None:
+    ) -> Callable[[object], _CompiledRule | None] | None:
         """The leaf's conditions as one function (a call per event instead of one per rule),
         or None past the compile budget or when one of them cannot be compiled again."""
         if not leaf:
@@ -518,7 +555,7 @@ class _IndexBuilder:
             rules[index].errors += 1
 
         try:
-            first = cond.compile_first_match(exprs, self.registry, failed)
+            first = cond.compile_first_match(exprs, self.registry, failed, rules)
         except Exception:  # the rules one by one are always right
             log.debug("cannot fuse %s", [r.name for r in rules], exc_info=True)
             return None
@@ -778,7 +815,7 @@ class Engine:
         self.min_priority = (
             min_priority if isinstance(min_priority, int) else parse_priority(min_priority)
         )
-        self.match_all = match_all
+        self._match_all = match_all
         self.hostname = hostname if hostname is not None else socket.gethostname()
         self.warnings: list[LoadMessage] = []
         self.errors: list[LoadMessage] = []
@@ -799,7 +836,17 @@ class Engine:
         self._index: dict[str, _Node | _Leaf] = {}
         self._time_of: dict[str, Callable[[object], int | None]] = {}
         self._getters: dict[str, dict[_FieldKey, Callable[[object], Any]]] = {}
+        # Per source, the whole index as nested calls answering the first matching rule,
+        # used when nothing asks for more than that (all matches, timing, lateness).
+        self._fast: dict[str, Callable[[object], _CompiledRule | None]] = {}
         self._build(registries, event_time or {})
+        if not (match_all or stats or late_after is not None):
+            self._fast = {source: _dispatcher(node) for source, node in self._index.items()}
+
+    @property
+    def match_all(self) -> bool:
+        """Every matching rule alerts (set when the engine is built), not only the first."""
+        return self._match_all
 
     # -- compilation ------------------------------------------------------------------------
 
@@ -965,6 +1012,14 @@ class Engine:
         Never raises for a bad event: a condition that fails on it counts as an error of
         that rule and as no match."""
         self._events += 1
+        fast = self._fast.get(source)
+        if fast is not None:  # first match, no timing: the index as compiled calls
+            rule = fast(event)
+            if rule is None:
+                return []
+            if time_ns is None:
+                time_ns = self._event_time(self._time_of.get(source), event)
+            return self._alerts_for((rule,), source, event, time_ns)
         node = self._index.get(source)
         if node is None:
             self._unknown_source += 1
@@ -982,9 +1037,9 @@ class Engine:
         first = candidates.first
         if self._timing:
             matched = self._match_timed(candidates, event)
-        elif first is not None and not self.match_all:
-            index = first(event)
-            matched = None if index < 0 else [candidates[index][0]]
+        elif first is not None and not self._match_all:
+            rule = first(event)
+            matched = None if rule is None else [rule]
         else:
             matched = None
             for rule, check in candidates:
@@ -998,7 +1053,7 @@ class Engine:
                         matched = [rule]
                     else:
                         matched.append(rule)
-                    if not self.match_all:
+                    if not self._match_all:
                         break
         if self._late_ns is not None or matched is not None:
             if time_ns is None:
@@ -1029,7 +1084,7 @@ class Engine:
                     matched = [rule]
                 else:
                     matched.append(rule)
-                if not self.match_all:
+                if not self._match_all:
                     break
         return matched
 
