@@ -23,7 +23,6 @@ import bisect
 import contextlib
 import shutil
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -38,6 +37,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import yaml
+
+from tlscert import self_signed
 
 __all__ = ["RESOURCES", "FakeApiServer", "Resource"]
 
@@ -934,36 +935,9 @@ def _certificate() -> tuple[str, str]:
     global _CERT
     with _CERT_LOCK:
         if _CERT is None:
-            openssl = shutil.which("openssl")
-            if openssl is None:
-                raise RuntimeError("FakeApiServer(tls=True) needs the openssl command")
             folder = Path(tempfile.mkdtemp(prefix="fake-apiserver-"))
             atexit.register(shutil.rmtree, folder, True)
-            cert, key = folder / "server.crt", folder / "server.key"
-            subprocess.run(
-                [
-                    openssl,
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1",
-                    "-nodes",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=fake-apiserver",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout",
-                    str(key),
-                    "-out",
-                    str(cert),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            cert, key = self_signed(folder, "fake-apiserver")
             _CERT = (str(cert), str(key))
         return _CERT
 

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 from kubeward.misconfig.engine import CheckMeta, load_metadata
 from kubeward.model import Severity
+from scriptmod import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_checks_doc", ROOT / "scripts" / "gen_checks_doc.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_checks_doc")
 
 
 def test_docs_checks_md_matches_the_generator() -> None:

@@ -4,7 +4,6 @@ in Falco's visit order, skip-if-unknown-filter honoured."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -25,6 +24,7 @@ from kubeward.runtime.event_types import is_event_type, known_event_types, unkno
 from kubeward.runtime.fields.k8s_audit import K8sAuditFields
 from kubeward.runtime.fields.syscall import SyscallFields
 from kubeward.runtime.rules import LoadMessage, RulesError, Ruleset, load_rules_files
+from scriptmod import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 FALCO = ROOT / ".." / "shared" / "data" / "falco"
@@ -73,13 +73,7 @@ def test_table_has_syscalls_of_every_architecture_and_libsinsp_events() -> None:
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_event_types", ROOT / "scripts" / "gen_event_types.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_event_types")
 
 
 def test_the_packaged_table_is_the_generators_output() -> None:

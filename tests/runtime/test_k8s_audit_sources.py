@@ -1,9 +1,7 @@
 """k8s_audit sources: audit files in every form Falco reads, and the audit webhook over HTTP(S)."""
 
 import logging
-import shutil
 import ssl
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -18,6 +16,7 @@ from kubeward.runtime.sources.k8s_audit import (
     AuditWebhookServer,
     read_audit_file,
 )
+from tlscert import self_signed
 
 TRACES = (
     Path(__file__).resolve().parents[2]
@@ -311,36 +310,7 @@ def test_stop_wakes_consumers_and_ends_the_event_stream() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_webhook_over_tls(certificate: tuple[Path, Path]) -> None:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 from kubeward.compliance.node.checks import available_benchmarks, load_benchmark
+from scriptmod import load_script
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_node_checks_doc", ROOT / "scripts" / "gen_node_checks_doc.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_node_checks_doc")
 
 
 def test_docs_node_checks_md_matches_the_generator() -> None:
