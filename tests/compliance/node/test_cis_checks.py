@@ -493,6 +493,42 @@ def test_structured_authorization_config_stands_for_the_mode_list(tmp_path: Path
     ]
 
 
+def test_etcd_config_file_replaces_its_command_line(tmp_path: Path) -> None:
+    """With --config-file etcd ignores its other flags: the YAML file decides (TLS settings
+    under client-/peer-transport-security); a broken file leaves every etcd flag unknown."""
+    config = "/etc/etcd/etcd.conf.yml"
+    spec = compliant()
+    spec.set("etcd", "--config-file", config)  # the passing flags stay on the command line
+    spec.files[config] = FileSpec(
+        "data-dir: /var/lib/etcd\n"
+        "client-transport-security:\n"
+        "  cert-file: /etc/kubernetes/pki/etcd/server.crt\n"
+        "  key-file: /etc/kubernetes/pki/etcd/server.key\n"
+        "  client-cert-auth: false\n"
+        "  auto-tls: false\n"
+        "peer-transport-security:\n"
+        "  client-cert-auth: true\n"
+        "  auto-tls: true\n"
+    )
+    report = run(spec, tmp_path / "a", "cis-1.10")
+    assert result_of(report, "2.1")[0] is PASS
+    assert result_of(report, "2.2")[:2] == (
+        FAIL,
+        f"--client-cert-auth is 'false' ({config}), expected true",
+    )
+    assert result_of(report, "2.3")[:2] == (PASS, f"--auto-tls is 'false' ({config})")
+    assert result_of(report, "2.4")[0] is FAIL  # no peer certificate in the file
+    assert result_of(report, "2.5")[:2] == (PASS, f"--peer-client-cert-auth is 'true' ({config})")
+    assert result_of(report, "2.6")[0] is FAIL
+    assert result_of(report, "2.7")[0] is WARN  # manual
+    spec.files[config] = FileSpec("- not\n- a mapping\n")
+    report = run(spec, tmp_path / "b", "cis-1.10")
+    reason = f"{config} (--config-file): not a YAML mapping"
+    assert {result_of(report, c)[0] for c in ("2.1", "2.2", "2.3", "2.5", "2.6")} == {UNKNOWN}
+    assert result_of(report, "2.2")[1] == f"--client-cert-auth cannot be read: {reason}"
+    assert f"etcd {reason}" in report.warnings
+
+
 def test_space_separated_and_repeated_flags_last_one_wins(tmp_path: Path) -> None:
     spec = compliant()
     spec.drop("apiserver", "--profiling")

@@ -127,6 +127,10 @@ class Component:
     # settings read from a file another flag names (--authorization-config ...), as flags
     derived: dict[str, Setting] = field(default_factory=dict)
     derived_errors: dict[str, str] = field(default_factory=dict)
+    # every flag lives in a file that cannot be used (etcd --config-file): none is judged
+    flags_error: str | None = None
+
+    flags_origin: str = "command line"  # or the file the flags were read from
 
     def flag(self, name: str) -> str | None:
         """The last value given for `name` on the command line, or None."""
@@ -137,7 +141,9 @@ class Component:
         """The value in force for `flag` (command line first) or `config_key` (in the config
         file); raises SettingUnreadable when the answer would be in an unusable file."""
         if flag is not None and flag in self.flags:
-            return Setting(self.flags[flag][-1], "command line")
+            return Setting(self.flags[flag][-1], self.flags_origin)
+        if flag is not None and self.flags_error is not None:
+            raise SettingUnreadable(self.flags_error)
         if flag is not None and flag in self.derived_errors:
             raise SettingUnreadable(self.derived_errors[flag])
         if flag is not None and flag in self.derived:
@@ -332,6 +338,9 @@ def detect(root: NodeRoot) -> NodeFacts:
     apiserver = components.get("apiserver")
     if apiserver is not None:
         _authorization_config(root, apiserver, warnings)
+    etcd = components.get("etcd")
+    if etcd is not None and etcd.flag("--config-file"):
+        _etcd_config_file(root, etcd, warnings)
     units = _kubelet_unit_files(root)
     ordered = {name: components[name] for name in COMPONENTS if name in components}
     return NodeFacts(root, ordered, manifest_dir, units, warnings)
@@ -370,6 +379,46 @@ def _authorization_config(root: NodeRoot, apiserver: Component, warnings: list[s
         warnings.append(f"apiserver {problem}")
         return
     apiserver.derived[flag] = Setting(",".join(types), f"{path}: authorizers[].type")
+
+
+_ETCD_TLS_SECTIONS = {"client-transport-security": "--", "peer-transport-security": "--peer-"}
+
+
+def _etcd_config_file(root: NodeRoot, etcd: Component, warnings: list[str]) -> None:
+    """etcd's `--config-file`: etcd then ignores every other flag and reads its settings from
+    the YAML file, whose keys are the flag names (`data-dir`, `auto-compaction-mode` ...)
+    and whose TLS settings sit under `client-transport-security` (`cert-file`,
+    `client-cert-auth` ...: `--cert-file` ...) and `peer-transport-security` (`--peer-...`).
+    So the file's settings replace the command line; a file that cannot be used leaves every
+    etcd setting unknown."""
+    path = etcd.flag("--config-file") or ""
+    node_path = path if path.startswith("/") else "/" + path
+    text = root.read_text(node_path)
+    data: Any = None
+    if text is not None:
+        try:
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            data = None
+    if not isinstance(data, dict):
+        what = "absent or not a readable file" if text is None else "not a YAML mapping"
+        etcd.flags = {"--config-file": [path]}
+        etcd.flags_error = f"{path} (--config-file): {what}"
+        warnings.append(f"etcd {etcd.flags_error}")
+        return
+    flags: dict[str, list[str]] = {"--config-file": [path]}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        prefix = _ETCD_TLS_SECTIONS.get(key)
+        if prefix is not None:
+            for inner, inner_value in value.items() if isinstance(value, dict) else ():
+                if isinstance(inner, str) and not isinstance(inner_value, dict | list):
+                    flags[prefix + inner] = [_text(inner_value)]
+        elif value is not None and not isinstance(value, dict | list):
+            flags["--" + key] = [_text(value)]
+    etcd.flags = flags
+    etcd.flags_origin = path
 
 
 def _load_config(root: NodeRoot, component: Component, path: str, warnings: list[str]) -> None:
