@@ -266,6 +266,9 @@ def test_bad_kubeconfigs(tmp_path: Path) -> None:
     broken.write_text("apiVersion: v1\nkind: Config\nclusters: 5\n")
     with pytest.raises(ClusterError, match=r"^kubeconfig"):
         connect(str(broken), None)
+    broken.write_text("garbage: [\n")
+    with pytest.raises(ClusterError, match=r"^kubeconfig .*broken: not valid YAML \(line 2\)$"):
+        connect(str(broken), None)
     with FakeApiServer([]) as server:
         kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
         with pytest.raises(ClusterError, match=r"kubeconfig: .*nope"):

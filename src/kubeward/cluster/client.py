@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+import yaml
 
 from kubeward.errors import KubewardError
 
@@ -325,7 +326,11 @@ def connect(kubeconfig: str | None, context: str | None) -> Cluster:
             name = context or _current_context(path)
     except ConfigException as exc:
         raise ClusterError(f"kubeconfig: {' '.join(str(exc).split())[:300]}") from None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ClusterError(f"kubeconfig {path}: not valid YAML{line}") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise ClusterError(f"kubeconfig {path}: cannot be used: {_cause(exc)}") from None
     configuration.retries = 1  # an unreachable server is reported at once, not after backoff
     return Cluster(ApiClient(configuration=configuration), name, str(configuration.host))
