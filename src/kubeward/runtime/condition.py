@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
 from kubeward.errors import KubewardError
-from kubeward.runtime.fields.base import dict_key_of
+from kubeward.runtime.fields.base import dict_key_of, stored_key_of
 
 if TYPE_CHECKING:
     from kubeward.runtime.fields.base import FieldRegistry
@@ -1301,11 +1301,17 @@ class _CodeGen:
                 getter, type_, is_list = _transform(getter, type_, is_list, transformer, label)
             label = f"{transformer}({label})"
         key = None if ref.transformers else dict_key_of(getter)
+        stored = None if ref.transformers or multi else stored_key_of(getter)
         if key is not None:
             # A plain dict key: read inline, no getter call (an event that is not a mapping
             # then fails the rule, counted as an error of that rule, instead of reading None).
             var = self.name("k", key)
             operand = _Operand(var, type_, is_list, label, multi, get=f"_e.get({var})")
+        elif stored is not None:
+            # Stored in the event or computed: the key inline, the getter only when absent.
+            var, k, t = self.name("g", getter), self.name("k", stored), self.name("t")
+            get = f"({t} if ({t} := _e.get({k})) is not None else {var}(_e))"
+            operand = _Operand(var, type_, is_list, label, multi, get=get)
         else:
             operand = _Operand(self.name("g", getter), type_, is_list, label, multi)
         self.operands[ref] = operand

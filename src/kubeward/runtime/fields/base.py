@@ -135,6 +135,20 @@ def dict_key_of(getter: Getter) -> str | None:
     return key if isinstance(key, str) else None
 
 
+def mark_stored_first(getter: Getter, key: str) -> Getter:
+    """Record that ``getter`` answers ``event.get(key)`` when that is not None and computes
+    the value otherwise (a field derived from others, a second spelling): the compiler reads
+    the key inline and calls the getter only when it is absent."""
+    getter.stored_key = key  # type: ignore[attr-defined]
+    return getter
+
+
+def stored_key_of(getter: Getter) -> str | None:
+    """The key ``mark_stored_first`` recorded, or None."""
+    key = getattr(getter, "stored_key", None)
+    return key if isinstance(key, str) else None
+
+
 def render(value: object) -> str:
     """A field value as Falco prints it in an output: ``<NA>`` when absent, lists as
     ``(a,b)``, booleans as ``true``/``false``."""

@@ -37,6 +37,7 @@ from kubeward.runtime.fields.base import (
     Multi,
     UnknownFieldError,
     mark_dict_key,
+    mark_stored_first,
 )
 
 __all__ = [
@@ -222,7 +223,7 @@ def _keys(*keys: str) -> Getter:
             pass
         return None
 
-    return getter
+    return mark_stored_first(getter, keys[0])
 
 
 def _derived(key: str, derive: Derive) -> Getter:
@@ -240,7 +241,7 @@ def _derived(key: str, derive: Derive) -> Getter:
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError):
             return None
 
-    return getter
+    return mark_stored_first(getter, key)
 
 
 Factory = Callable[[str | None], Getter]
