@@ -52,7 +52,8 @@ MAX_FEED_FILES = 10_000
 MAX_FEED_FILE_BYTES = 4 * 1024 * 1024
 MAX_LISTED = 5  # nodes named in one message
 
-_CORE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(-(?:alpha|beta|rc)\.?\d*)?")
+# ASCII digits, at most 9 each: a version is never longer, and int() refuses 4300+ digits
+_CORE = re.compile(r"^v?([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})(-(?:alpha|beta|rc)\.?[0-9]*)?")
 
 
 def psa_violations(name: str, labels: Any) -> Iterator[tuple[str, Violation]]:

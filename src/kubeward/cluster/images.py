@@ -84,14 +84,16 @@ class ImageBook:
         assert isinstance(spec, dict) and isinstance(status, dict)
         digests: dict[str, tuple[str | None, str]] = {}  # container name -> (repo, digest)
         for list_name in STATUS_LISTS:
-            for item in status.get(list_name) or ():
+            items = status.get(list_name)
+            for item in items if isinstance(items, list) else ():
                 if not isinstance(item, dict):
                     continue
                 repo, digest = repo_digest(str(item.get("imageID") or ""))
                 if digest is not None and isinstance(item.get("name"), str):
                     digests[item["name"]] = (repo, digest)
         for list_name in CONTAINER_LISTS:
-            for container in spec.get(list_name) or ():
+            containers = spec.get(list_name)
+            for container in containers if isinstance(containers, list) else ():
                 if not isinstance(container, dict):
                     continue
                 reference = container.get("image")

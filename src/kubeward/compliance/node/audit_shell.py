@@ -5,10 +5,9 @@ kubeward never runs them: this module parses the audit (pipes, `;`, `&&`, `||`, 
 `for`, `$(...)`, quoting, variables, `sh -c`) and interprets the commands the published
 definitions use (`ps`, `grep`, `stat`, `find`, `xargs`, `cat`, `sed`, `awk` ...) against a
 `NodeRoot`. Anything else (`kubectl`, `jq`, `journalctl`, writes to files) raises
-`AuditUnsupported`, which the caller turns into UNKNOWN. Regexes from audits are checked by
-`compile_safe` (length cap, no nested quantifiers, no back-references) because Python's
-`re` backtracks where Go's does not. Work is bounded: a step budget, an output cap, a
-nesting cap.
+`AuditUnsupported`, which the caller turns into UNKNOWN. Regexes from audits run on RE2
+(`compile_safe`: Go's syntax, linear time, a length cap). Work is bounded: a step budget,
+an output cap, a nesting cap.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from kubeward.compliance.node.root import NodeRoot
 
@@ -47,7 +47,7 @@ class AuditUnsupported(AuditError):
 
 
 class UnsafePattern(AuditError):
-    """A regex refused before matching (too long, nested quantifiers, back-references)."""
+    """A regex refused before matching (too long, back-references)."""
 
 
 @dataclass(slots=True)
@@ -59,55 +59,34 @@ class AuditRun:
 
 # -- regexes ------------------------------------------------------------------------------
 
-_QUANT_AFTER_GROUP = re.compile(r"[*+]|\{\d*,\d*\}|\{\d+\}")
 
-
-def compile_safe(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """Compile a Python-syntax regex that came from a definition, refusing the shapes that
-    make a backtracking engine exponential: a repeated group holding a quantifier or an
-    alternation (`(a+)+`, `(a|aa)*`), back-references, more than 6 unbounded quantifiers."""
+def compile_safe(pattern: str, flags: int = 0) -> Any:
+    """Compile a regex that came from a definition with RE2: linear in the text whatever the
+    pattern (Python's backtracking engine takes minutes on `.*.*x` and 10,000 characters),
+    and the syntax and semantics of Go's regexp, which kube-bench itself uses. Patterns
+    longer than MAX_PATTERN are refused; back-references, which RE2 does not have, get a
+    clear refusal. `flags` takes re.IGNORECASE only. The result offers the `re.Pattern`
+    calls the emulator makes (search, finditer, sub with a function, split)."""
     if len(pattern) > MAX_PATTERN:
         raise UnsafePattern(f"regex refused: longer than {MAX_PATTERN} characters")
     if re.search(r"\\[1-9]|\(\?P=", pattern):
         raise UnsafePattern("regex refused: back-references")
-    stack: list[bool] = []  # per open group: holds a quantifier or alternation
-    unbounded = 0
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "]" or pattern[i + 1 : i + 3] == "^]":
-                i += 2 if pattern[i + 1] == "]" else 3
-                continue
-        elif ch == "(":
-            stack.append(False)
-        elif ch == ")" and stack:
-            risky = stack.pop()
-            rest = pattern[i + 1 :]
-            quantified = _QUANT_AFTER_GROUP.match(rest)
-            if risky and quantified and quantified.group() != "{1}":
-                raise UnsafePattern("regex refused: nested quantifiers")
-            if stack and (risky or quantified):
-                stack[-1] = True
-        elif ch in "*+{|" or (ch == "?" and i > 0 and pattern[i - 1] not in "(*+?}"):
-            if ch in "*+" or (ch == "{" and re.match(r"\{\d*,\}", pattern[i:])):
-                unbounded += 1
-            if stack:
-                stack[-1] = True
-        i += 1
-    if unbounded > 6:
-        raise UnsafePattern("regex refused: more than 6 unbounded quantifiers")
+    import re2  # type: ignore[import-untyped]
+
+    options = re2.Options()
+    options.log_errors = False  # the error is reported once, as one line, below
+    options.case_sensitive = not flags & re.IGNORECASE
     try:
-        return re.compile(pattern, flags)
-    except (re.error, RecursionError, OverflowError) as exc:
-        raise AuditError(f"invalid regex {pattern!r}: {exc}") from None
+        return re2.compile(pattern, options)
+    except (re2.error, ValueError, TypeError) as exc:
+        raise AuditError(f"invalid regex {pattern!r}: {_re2_message(exc)}") from None
+
+
+def _re2_message(exc: BaseException) -> str:
+    text = str(exc.args[0] if exc.args else exc)
+    if text.startswith(("b'", 'b"')):  # the wrapper reports RE2's message as bytes
+        text = text[2:-1]
+    return " ".join(text.split())[:200]
 
 
 _POSIX_CLASSES = {
@@ -313,7 +292,11 @@ def tokenize(text: str) -> list[Token]:
             fd = -1
             if ch in "<>" and started and len(parts) == 1:
                 only = parts[0]
-                if isinstance(only, Lit) and not only.quoted and only.text.isdigit():
+                if (
+                    isinstance(only, Lit)
+                    and not only.quoted
+                    and re.fullmatch(r"[0-9]{1,4}", only.text)
+                ):
                     fd = int(only.text)
                     parts = []
                     started = False
@@ -876,6 +859,8 @@ class Shell:
         for part in word:
             if isinstance(part, Lit):
                 current = (current or "") + part.text
+                if len(current) > MAX_OUTPUT:
+                    raise AuditError(f"audit expands a word past {MAX_OUTPUT} characters")
                 continue
             value = self.vars.get(part.name, "") if isinstance(part, Var) else self.substitute(part)
             if isinstance(part, Var) and part.name == "?":
@@ -898,8 +883,12 @@ class Shell:
             if value[-1:].isspace():
                 fields.append(current or "")
                 current = None
+            if current is not None and len(current) > MAX_OUTPUT:
+                raise AuditError(f"audit expands a word past {MAX_OUTPUT} characters")
         if current is not None:
             fields.append(current)
+        if sum(len(f) for f in fields) > MAX_OUTPUT:
+            raise AuditError(f"audit expands a word past {MAX_OUTPUT} characters")
         return fields
 
     def substitute(self, part: Sub) -> str:
@@ -940,9 +929,11 @@ def run_audit(script: str, root: NodeRoot) -> AuditRun:
     audit leaves the supported subset or its bounds."""
     try:
         tree = parse(script)
+        found = first_unsupported(tree)
     except AuditUnsupported as exc:
         raise AuditUnsupported(_first_foreign_command(script) or exc.command) from None
-    found = first_unsupported(tree)
+    except RecursionError:
+        raise AuditError("audit nests too deeply") from None
     if found:
         raise AuditUnsupported(found)
     shell = Shell(root)
@@ -1307,8 +1298,8 @@ def _cmd_grep(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
 _SED_S = re.compile(r"^\s*s(.)")
 
 
-def _sed_parse(script: str, extended: bool) -> list[tuple[re.Pattern[str], str, bool]]:
-    commands: list[tuple[re.Pattern[str], str, bool]] = []
+def _sed_parse(script: str, extended: bool) -> list[tuple[Any, str, bool]]:
+    commands: list[tuple[Any, str, bool]] = []
     rest = script.strip()
     while rest:
         match = _SED_S.match(rest)
@@ -1348,15 +1339,18 @@ def _sed_parse(script: str, extended: bool) -> list[tuple[re.Pattern[str], str, 
     return commands
 
 
-def _sed_replacement(template: str) -> Callable[[re.Match[str]], str]:
-    def replace(match: re.Match[str]) -> str:
+def _sed_replacement(template: str, budget: list[int]) -> Callable[[Any], str]:
+    """The replacement function of `s/re/template/`; `budget` (characters) bounds what all
+    replacements may produce, so `s/./<long>/g` cannot build gigabytes before the cap."""
+
+    def replace(match: Any) -> str:
         out: list[str] = []
         i = 0
         while i < len(template):
             ch = template[i]
             if ch == "\\" and i + 1 < len(template):
                 nxt = template[i + 1]
-                if nxt.isdigit():
+                if nxt in "0123456789":
                     index = int(nxt)
                     out.append((match.group(index) or "") if index <= (match.re.groups) else "")
                 elif nxt == "n":
@@ -1367,7 +1361,11 @@ def _sed_replacement(template: str) -> Callable[[re.Match[str]], str]:
                 continue
             out.append(match.group() if ch == "&" else ch)
             i += 1
-        return "".join(out)
+        text = "".join(out)
+        budget[0] -= len(text)
+        if budget[0] < 0:
+            raise AuditError(f"sed output longer than {MAX_OUTPUT} characters")
+        return text
 
     return replace
 
@@ -1402,16 +1400,18 @@ def _cmd_sed(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
             return "", 2
         text = out_cat
     out: list[str] = []
+    budget = [MAX_OUTPUT]
     for line in _lines(text):
         edited = line
         for pattern, template, every in commands:
-            edited = pattern.sub(_sed_replacement(template), edited, count=0 if every else 1)
+            replace = _sed_replacement(template, budget)
+            edited = pattern.sub(replace, edited, count=0 if every else 1)
         out.append(edited)
     return _join(out), 0
 
 
 _AWK_PROGRAM = re.compile(r"^\s*\{\s*print\s*(?P<args>[^;{}]*?)\s*;?\s*\}\s*$")
-_AWK_ITEM = re.compile(r'\s*(?:\$(?P<field>NF|\d+)|"(?P<text>[^"\\]*)")\s*(?P<sep>,)?')
+_AWK_ITEM = re.compile(r'\s*(?:\$(?P<field>NF|[0-9]{1,6})|"(?P<text>[^"\\]*)")\s*(?P<sep>,)?')
 
 
 def _cmd_awk(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
@@ -1443,7 +1443,7 @@ def _cmd_awk(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
             raise AuditUnsupported("awk program " + (program or "")[:30].strip())
         items.append((item.group("field") or "", item.group("text") or "", bool(item.group("sep"))))
         position = item.end()
-    splitter: re.Pattern[str] | None = None
+    splitter: Any = None
     if separator == "\\t":
         separator = "\t"
     if separator != " " and len(separator) > 1:
@@ -1454,6 +1454,7 @@ def _cmd_awk(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
         if status:
             return "", 2
     out: list[str] = []
+    size = 0
     for line in _lines(text):
         if separator == " ":
             fields = line.split()
@@ -1472,6 +1473,9 @@ def _cmd_awk(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
             else:
                 value = literal
             pieces.append(value + (" " if comma else ""))
+            size += len(pieces[-1])
+            if size > MAX_OUTPUT:
+                raise AuditError(f"awk output longer than {MAX_OUTPUT} characters")
         out.append("".join(pieces))
     return _join(out), 0
 
@@ -1760,8 +1764,11 @@ def _cmd_xargs(sh: Shell, raw: list[str], stdin: str) -> tuple[str, int]:
     if replace is not None:
         for line in _lines(stdin):
             item = line.strip()
-            if item:
-                calls.append([a.replace(replace, item) for a in command])
+            if not item:
+                continue
+            if sum(a.count(replace) for a in command) * len(item) > MAX_OUTPUT:
+                raise AuditError(f"xargs -I makes a command longer than {MAX_OUTPUT} characters")
+            calls.append([a.replace(replace, item) for a in command])
     else:
         lines = [line for line in _lines(stdin) if line.strip()]
         try:

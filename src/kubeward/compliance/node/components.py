@@ -95,7 +95,7 @@ _PATHS: Mapping[str, tuple[str, str | None, str | None, str]] = {
 }
 PATH_NAMES = (*_PATHS, "kubelet.service")
 
-_VERSION = re.compile(r":v?(\d+)\.(\d+)(?:\.(\d+))?")
+_VERSION = re.compile(r":v?([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _MAX_UNIT_FILES = 64
 
@@ -210,7 +210,7 @@ class NodeFacts:
         for name in ("apiserver", "controllermanager", "scheduler"):
             found = self.components.get(name)
             if found is not None and found.version:
-                major, minor = found.version.split(".")[:2]
+                major, minor = found.version.split(".")[:2]  # _VERSION: at most 9 digits
                 return int(major), int(minor)
         return None
 
@@ -251,14 +251,27 @@ def _lookup(config: Mapping[str, Any], dotted: str) -> str | None:
     return None if node is None else _text(node)
 
 
-def _text(value: Any) -> str:
-    """A config value as a flag would spell it."""
+_MAX_TEXT_ITEMS = 10_000  # values spelled out of one config value
+_MAX_TEXT_DEPTH = 32
+
+
+def _text(value: Any, budget: list[int] | None = None, depth: int = 0) -> str:
+    """A config value as a flag would spell it; SettingUnreadable for a value that YAML
+    aliases make enormous or self-containing (`a: &a [*a]`)."""
+    if budget is None:
+        budget = [_MAX_TEXT_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_TEXT_DEPTH:
+        raise SettingUnreadable(
+            f"a config value has more than {_MAX_TEXT_ITEMS} items or {_MAX_TEXT_DEPTH} levels"
+        )
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(_text(item) for item in value[:256])
+        return ",".join(_text(item, budget, depth + 1) for item in value[:256])
     if isinstance(value, dict):
-        return ",".join(f"{k}={_text(v)}" for k, v in list(value.items())[:256])
+        items = list(value.items())[:256]
+        return ",".join(f"{k}={_text(v, budget, depth + 1)}" for k, v in items)
     return str(value)
 
 

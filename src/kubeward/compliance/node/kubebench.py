@@ -41,6 +41,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_CHECKS_PER_FILE = 5_000
 MAX_TEST_ITEMS = 100
 MAX_EVIDENCE = 4_000
+MAX_GO_ITEMS = 100_000  # values printed from one audit_config document
 _PS_HEADERS = frozenset(
     {"UID          PID    PPID  C STIME TTY          TIME CMD", "    PID TTY          TIME CMD"}
 )
@@ -194,7 +195,10 @@ def _substitute(text: str, subs: _Substitutions) -> tuple[str, list[str]]:
             continue
         if name.endswith("bin"):
             used_bins.append(value)
-        text = text.replace(name, f"'{value}'" if len(value.split()) > 1 else value)
+        quoted = f"'{value}'" if len(value.split()) > 1 else value
+        if len(text) + text.count(name) * len(quoted) > MAX_FILE_BYTES:
+            raise KubebenchError(f"{name} substituted makes more than {MAX_FILE_BYTES} bytes")
+        text = text.replace(name, quoted)
     return text, used_bins
 
 
@@ -258,8 +262,12 @@ def _items(tests: Any) -> tuple[list[_Item], str]:
 
 
 def _go_atoi(text: str) -> int | None:
+    """Go's strconv.Atoi: None for anything but a decimal that fits in 64 bits."""
     text = text.strip()
-    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
+    if not re.fullmatch(r"[+-]?[0-9]{1,19}", text):
+        return None
+    number = int(text)
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def _split_elements(text: str) -> list[str]:
@@ -401,8 +409,14 @@ _PATH_STEP = re.compile(
 )
 
 
-def _go_text(value: Any) -> str:
-    """How Go's fmt prints a decoded JSON/YAML value (what kube-bench compares)."""
+def _go_text(value: Any, budget: list[int] | None = None) -> str:
+    """How Go's fmt prints a decoded JSON/YAML value (what kube-bench compares). `budget`
+    bounds the items printed: YAML aliases can make a small file stand for billions."""
+    if budget is None:
+        budget = [MAX_GO_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise AuditError(f"audit_config value has more than {MAX_GO_ITEMS} items")
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -412,9 +426,12 @@ def _go_text(value: Any) -> str:
             return str(int(value))
         return repr(value)
     if isinstance(value, list):
-        return "[" + " ".join(_go_text(v) for v in value) + "]"
+        return "[" + " ".join(_go_text(v, budget) for v in value) + "]"
     if isinstance(value, dict):
-        inner = " ".join(f"{k}:{_go_text(v)}" for k, v in sorted(value.items(), key=str))
+        inner = " ".join(
+            f"{k}:{_go_text(v, budget)}"
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        )
         return "map[" + inner + "]"
     return str(value)
 
@@ -453,6 +470,8 @@ def _steps(expr: str, data: Any, current: Any) -> list[Any]:
             else:
                 start, _, stop = match.group("slice").partition(":")
                 nxt.extend(value[int(start) if start else None : int(stop) if stop else None])
+            if len(nxt) > MAX_GO_ITEMS:
+                raise AuditError(f"audit_config path selects more than {MAX_GO_ITEMS} values")
         values = nxt
     return values
 
@@ -464,6 +483,7 @@ def jsonpath(template: str, data: Any) -> str:
         raise AuditError("path expression longer than 1000 characters")
     pieces = re.split(r"(\{[^{}]*\})", template)
     out: list[str] = []
+    budget = [MAX_GO_ITEMS]  # values printed and range iterations, for the whole template
 
     def run(start: int, current: Any, sink: list[str]) -> int:
         index = start
@@ -482,6 +502,9 @@ def jsonpath(template: str, data: Any) -> str:
                     items = items[0]
                 end = _skip_range(index)
                 for element in items:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise AuditError(f"audit_config range runs more than {MAX_GO_ITEMS} times")
                     run(index, element, sink)
                 index = end
                 continue
@@ -490,7 +513,7 @@ def jsonpath(template: str, data: Any) -> str:
                 continue
             if "?" in inner or ".." in inner:
                 raise AuditError(f"path expression not supported: {inner[:60]}")
-            sink.append(" ".join(_go_text(v) for v in _steps(inner, data, current)))
+            sink.append(" ".join(_go_text(v, budget) for v in _steps(inner, data, current)))
         return index
 
     def _skip_range(index: int) -> int:
@@ -506,7 +529,10 @@ def jsonpath(template: str, data: Any) -> str:
                     return index
         raise AuditError("path expression not supported: range without end")
 
-    run(0, data, out)
+    try:
+        run(0, data, out)
+    except RecursionError:  # a YAML document that contains itself (`a: &a [*a]`)
+        raise AuditError("audit_config value nests too deeply") from None
     return "".join(out)
 
 
@@ -695,8 +721,8 @@ def run_benchmark_dir(
         subs = _substitutions(config.get(node_type), root)
         for component, binary in subs.running.items():
             report.components.setdefault(component, binary)
-        text, used_bins = _substitute(raw, subs)
         try:
+            text, used_bins = _substitute(raw, subs)
             doc = _load_yaml(text, str(path))
         except KubebenchError as exc:
             report.warnings.append(f"{exc} after substitutions (skipped)")

@@ -227,7 +227,10 @@ def to_sarif(report: BenchReport) -> dict[str, Any]:
 
 def _id_key(control_id: str) -> tuple[tuple[int, int, str], ...]:
     """ "1.2.10" after "1.2.9"; ids that are not numbers (kube-bench folders) sort after."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in control_id.split("."))
+    return tuple(
+        (0, int(p), "") if re.fullmatch(r"[0-9]{1,18}", p) else (1, 0, p)
+        for p in control_id.split(".")
+    )
 
 
 def write_sarif(report: BenchReport, out: BinaryIO) -> None:

@@ -10,6 +10,7 @@ command from a definition is ever executed (see kubebench.py for how audits are 
 from __future__ import annotations
 
 import os
+import re
 import stat as stat_module
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 MAX_READ_BYTES = 4 * 1024 * 1024  # config files, manifests, kubeconfigs: never larger
 _MAX_SYMLINKS = 40  # as Linux's ELOOP limit
+_ID = re.compile(r"[0-9]{1,10}")  # a pid, uid or gid: ASCII digits (str.isdigit takes "²")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,8 @@ class NodeRoot:
     def resolve(self, node_path: str) -> Path | None:
         """The host path of `node_path` with symlinks followed inside the root; None if it
         does not exist, loops, or is not absolute."""
-        if not node_path.startswith("/"):
-            return None
+        if not node_path.startswith("/") or "\0" in node_path:
+            return None  # a NUL cannot be in a path (os calls would raise ValueError)
         parts = [p for p in node_path.split("/") if p and p != "."]
         current: list[str] = []
         hops = 0
@@ -102,7 +104,12 @@ class NodeRoot:
         if host is None:
             return None
         try:
-            with open(host, "rb") as handle:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+            fd = os.open(host, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError:
+            return None
+        try:
+            with open(fd, "rb") as handle:
                 if not stat_module.S_ISREG(os.fstat(handle.fileno()).st_mode):
                     return None
                 data = handle.read(limit + 1)
@@ -157,7 +164,7 @@ class NodeRoot:
         """Every process with a non-empty /proc/PID/cmdline under the root, by pid."""
         found = []
         for name in self.list_dir("/proc"):
-            if not name.isdigit():
+            if not _ID.fullmatch(name):
                 continue
             raw = self.read_text(f"/proc/{name}/cmdline", limit=256 * 1024)
             if not raw:
@@ -185,6 +192,6 @@ class NodeRoot:
         text = self.read_text(node_path) or ""
         for line in text.splitlines():
             fields = line.split(":")
-            if len(fields) >= 3 and fields[2].isdigit():
+            if len(fields) >= 3 and _ID.fullmatch(fields[2]):
                 names.setdefault(int(fields[2]), fields[0])
         return names
