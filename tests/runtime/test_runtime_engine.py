@@ -568,3 +568,27 @@ def test_fused_candidates_answer_the_first_condition_that_holds() -> None:
     assert answered > 10
     fused = [leaf for leaf in engine._index_leaves("syscall") if leaf and leaf.first is not None]
     assert fused  # the fused path is the one that answered
+
+
+def test_a_step_with_one_branch_folded_into_its_leaf_answers_the_same() -> None:
+    """``fd.typechar = f`` below ``evt.type = openat`` is tested inside the leaf's function:
+    another type, no type, or an event that is not a mapping answers as the walk does."""
+    from kubeward.runtime.fields.syscall import SyscallFields
+
+    ruleset = load_rules_files([FALCO / "falcosecurity-rules" / "rules" / "falco_rules.yaml"])
+    first = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h")
+    walk = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h", stats=True)
+    opens = [e for e in _syscall_events() if e.get("evt.type") == "openat"]
+    assert any(first.process("syscall", e) for e in opens)
+    for event in opens:
+        for typechar in ("f", "4", None):
+            changed = dict(event)
+            if typechar is None:
+                changed.pop("fd.typechar", None)
+            else:
+                changed["fd.typechar"] = typechar
+            got = [a.rule for a in first.process("syscall", changed)]
+            assert got == [a.rule for a in walk.process("syscall", changed)][:1], changed
+            if typechar != "f":
+                assert got == []
+    assert first.process("syscall", ["not", "a", "mapping"]) == []

@@ -1661,12 +1661,17 @@ def compile_first_match(
     fields: FieldRegistry,
     on_error: Callable[[int], None],
     answers: Sequence[T],
+    guard: tuple[str, object, Callable[[object], T | None]] | None = None,
 ) -> Callable[[object], T | None]:
     """One function that tests expanded conditions in order and answers ``answers[i]`` for
     the first condition ``i`` that holds, None when none does: the engine's candidates for
     one place of its index, without a call per rule. ``True`` is a condition that always
     holds. A condition that raises counts as not holding and is reported as
-    ``on_error(index)``, exactly as the engine reports a failing predicate."""
+    ``on_error(index)``, exactly as the engine reports a failing predicate.
+
+    ``guard`` (key, value, otherwise): the conditions run only for an event whose ``key``
+    holds ``value``; any other value answers None, and an event that cannot be read answers
+    ``otherwise(event)`` (an index step with one branch, folded into its only leaf)."""
     if len(answers) != len(exprs):
         raise ValueError("one answer per condition")
     gen = _CodeGen({}, fields)
@@ -1680,6 +1685,13 @@ def compile_first_match(
     error, handler = gen.name("x", Exception), gen.name("r", on_error)
     names = [gen.name("a", answer) for answer in answers]
     lines = ["    def _rule(_e):\n"]
+    if guard is not None:
+        key, value, otherwise = (gen.name("k", guard[0]), gen.name("c", guard[1]),
+                                 gen.name("o", guard[2]))  # fmt: skip
+        lines.append(
+            f"        try:\n            if _e.get({key}) != {value}:\n                return None\n"
+            f"        except {error}:\n            return {otherwise}(_e)\n"
+        )
     if gen.cached:
         lines.append(f"        {' = '.join(gen.cached)} = {gen.unset}\n")
     for index, body in enumerate(bodies):
