@@ -434,6 +434,20 @@ def _dispatcher(node: _Node | _Leaf) -> Callable[[object], _CompiledRule | None]
     return dispatch
 
 
+_First = Callable[[object], "_CompiledRule | None"]
+_Root = tuple[Callable[[object], Any], Callable[[Any, _First], _First] | None, _First, _First]
+"""A source's first index step for ``Engine.process``: (getter, pick, default, fallback);
+pick is None when the index is a single leaf (default is then its function)."""
+
+
+def _root(node: _Node | _Leaf) -> _Root:
+    folded = _folded(node) if isinstance(node, _Node) else None
+    if not isinstance(node, _Node) or folded is not None:
+        return (_always, None, folded or _dispatcher(node), _no_match)
+    pick = {value: _dispatcher(child) for value, child in node.children.items()}.get
+    return (node.getter, pick, _dispatcher(node.default), _dispatcher(node.rules))
+
+
 def _folded(node: _Node) -> Callable[[object], _CompiledRule | None] | None:
     """A step on a plain key with one branch to a fused leaf and nothing elsewhere
     (``fd.typechar = f`` below ``evt.type = openat``): the test moved into the leaf's
@@ -872,10 +886,10 @@ class Engine:
         self._getters: dict[str, dict[_FieldKey, Callable[[object], Any]]] = {}
         # Per source, the whole index as nested calls answering the first matching rule,
         # used when nothing asks for more than that (all matches, timing, lateness).
-        self._fast: dict[str, Callable[[object], _CompiledRule | None]] = {}
+        self._fast: dict[str, _Root] = {}
         self._build(registries, event_time or {})
         if not (match_all or stats or late_after is not None):
-            self._fast = {source: _dispatcher(node) for source, node in self._index.items()}
+            self._fast = {source: _root(node) for source, node in self._index.items()}
 
     @property
     def match_all(self) -> bool:
@@ -1048,7 +1062,13 @@ class Engine:
         self._events += 1
         fast = self._fast.get(source)
         if fast is not None:  # first match, no timing: the index as compiled calls
-            rule = fast(event)
+            getter, pick, chosen, fallback = fast  # the first step inline: a call less
+            if pick is not None:
+                try:
+                    chosen = pick(getter(event), chosen)
+                except Exception:
+                    chosen = fallback
+            rule = chosen(event)
             if rule is None:
                 return []
             if time_ns is None:
