@@ -481,6 +481,12 @@ def test_time_is_printed_in_local_time(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_stage_timestamps(text: str, expected: int | None) -> None:
     assert parse_rfc3339_ns(text) == expected
+    # and again right after a time of the same second and zone (the one-entry fast path)
+    same_second = text[:19] + ".5Z"
+    parse_rfc3339_ns(same_second)
+    assert parse_rfc3339_ns(text) == expected
+    parse_rfc3339_ns(text[:19] + "Z")
+    assert parse_rfc3339_ns(text) == expected
 
 
 def test_render() -> None:
@@ -491,3 +497,41 @@ def test_render() -> None:
     assert render(False) == "false"
     assert render(42) == "42"
     assert render("") == ""
+
+
+def test_inline_json_reads_answer_as_the_getters() -> None:
+    """Conditions read common JSON fields in place (a string, or None for an absent key)
+    and leave every other shape to the field's getter: the answers are the getter's."""
+    from kubeward.runtime import condition as cond
+    from kubeward.runtime.fields.base import json_path_of
+
+    registry = K8sAuditFields()
+    names = [
+        spec.name
+        for spec in registry.specs()
+        if spec.arg == "none" and json_path_of(registry.resolve(spec.name, None).getter)
+    ]
+    assert {"ka.verb", "ka.user.name", "ka.target.resource", "ka.target.subresource"} <= set(names)
+    events: list[Any] = [
+        {"auditID": "a", "verb": "get", "user": {"username": "bob"}, "stage": "x"},
+        {"auditID": "a", "verb": 7, "user": {"username": None}, "objectRef": ["odd"]},
+        {"auditID": "a", "verb": None, "user": "bob", "objectRef": {"resource": {"k": 1}}},
+        {"verb": "get", "user": {"username": "bob"}, "objectRef": {"resource": "pods"}},
+        {"auditID": "a"},
+    ]
+    for name in names:
+        getter = registry.resolve(name, None).getter
+        for event in events:
+            value = getter(event)
+            for text in (f"{name} exists", f"{name} = get", f"{name} = bob", f"{name} = 7"):
+                check = cond.compile_condition(
+                    cond.parse_condition(text), macros={}, lists={}, fields=registry
+                )
+                want = (
+                    value is not None
+                    if text.endswith("exists")
+                    else (value == text.rsplit(" ", 1)[1])
+                )
+                assert check(event) is want, (text, event)
+    jevt = registry.resolve("jevt.value", "/stage").getter
+    assert json_path_of(jevt) == (("stage",), None)

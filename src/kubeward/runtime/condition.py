@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
 from kubeward.errors import KubewardError
-from kubeward.runtime.fields.base import dict_key_of, stored_key_of
+from kubeward.runtime.fields.base import dict_key_of, json_path_of, stored_key_of
 
 if TYPE_CHECKING:
     from kubeward.runtime.fields.base import FieldRegistry
@@ -1196,6 +1196,9 @@ _EITHER_OPS = {
 
 T = TypeVar("T")
 
+_ABSENT = object()
+"""A JSON key that is not there (a null value is one that is)."""
+
 _UNSET = object()
 """A fused function's not-yet-read field value (None is a value: the field is absent)."""
 
@@ -1269,6 +1272,26 @@ class _CodeGen:
 
     # -- fields ---------------------------------------------------------------------------
 
+    def json_read(self, path: tuple[tuple[str, ...], str | None], getter: str) -> str:
+        """The inline read of a JSON field (see fields.base.mark_json_path): a string at the
+        path, or None when its last key is absent, read in place; anything else (no guard
+        key, a value to convert, an odd shape) is left to `getter`. Generated code has no
+        builtins: `type`, `str` and `dict` are passed in like every other value."""
+        keys, guard = path
+        missing, t = self.name("m", _ABSENT), self.name("t")
+        type_of, text, mapping = self.name("c", type), self.name("c", str), self.name("c", dict)
+        guarded = f" and {self.name('k', guard)} in _e" if guard else ""
+        key = self.name("k", keys[-1])
+        if len(keys) == 1:
+            ok = f"(({t} := _e.get({key}, {missing})) is {missing} or {type_of}({t}) is {text})"
+        else:
+            outer = self.name("t")
+            ok = (
+                f"{type_of}({outer} := _e.get({self.name('k', keys[0])})) is {mapping} and "
+                f"(({t} := {outer}.get({key}, {missing})) is {missing} or {type_of}({t}) is {text})"
+            )
+        return f"(({t} if {t} is not {missing} else None) if ({ok}{guarded}) else {getter}(_e))"
+
     def read(self, operand: _Operand) -> str:
         """The expression that reads an operand's value: inline for a dict key; in a fused
         function, a getter's value is kept after its first call (a getter answers the same
@@ -1307,6 +1330,9 @@ class _CodeGen:
             # then fails the rule, counted as an error of that rule, instead of reading None).
             var = self.name("k", key)
             operand = _Operand(var, type_, is_list, label, multi, get=f"_e.get({var})")
+        elif (path := None if ref.transformers or multi else json_path_of(getter)) is not None:
+            var = self.name("g", getter)
+            operand = _Operand(var, type_, is_list, label, multi, get=self.json_read(path, var))
         elif stored is not None:
             # Stored in the event or computed: the key inline, the getter only when absent.
             var, k, t = self.name("g", getter), self.name("k", stored), self.name("t")

@@ -143,6 +143,21 @@ def mark_stored_first(getter: Getter, key: str) -> Getter:
     return getter
 
 
+def mark_json_path(getter: Getter, keys: tuple[str, ...], guard: str | None) -> Getter:
+    """Record that ``getter`` answers, for a dict event holding ``guard`` (when given), the
+    text at ``keys`` (one or two object keys) when that is a string, None when the last key
+    is absent, and something else only in other cases, which it computes itself: the
+    compiler reads the common cases inline and calls the getter for the rest."""
+    getter.json_path = (keys, guard)  # type: ignore[attr-defined]
+    return getter
+
+
+def json_path_of(getter: Getter) -> tuple[tuple[str, ...], str | None] | None:
+    """What ``mark_json_path`` recorded, or None."""
+    path = getattr(getter, "json_path", None)
+    return path if isinstance(path, tuple) else None
+
+
 def stored_key_of(getter: Getter) -> str | None:
     """The key ``mark_stored_first`` recorded, or None."""
     key = getattr(getter, "stored_key", None)

@@ -28,6 +28,7 @@ from kubeward.runtime.fields.base import (
     Getter,
     MappedFieldRegistry,
     UnknownFieldError,
+    mark_json_path,
     render,
 )
 
@@ -176,7 +177,7 @@ def _scalar(*keys: str) -> Callable[[str | None], Getter]:
                     return None
                 return value if type(value) is str else _text(value)
 
-            return getter1
+            return mark_json_path(getter1, (k0,), "auditID")
         if len(keys) == 2:
             k0, k1 = keys
 
@@ -190,7 +191,7 @@ def _scalar(*keys: str) -> Callable[[str | None], Getter]:
                     return None
                 return value if type(value) is str else _text(value)
 
-            return getter2
+            return mark_json_path(getter2, (k0, k1), "auditID")
         get = _path(keys)
 
         def getter(ev: Any) -> str | None:
@@ -545,12 +546,25 @@ def parse_rfc3339_ns(text: str) -> int | None:
     zone are parsed (and validated) once per distinct second and zone, since an audit stream's
     events share them, and only the fraction per event: every k8s audit rule reads the time."""
     global _last_second  # noqa: PLW0603 - a one-entry cache, replaced whole (thread-safe)
+    last = _last_second
+    # The common case first: UTC, a fraction, the same second as the last text.
+    if (
+        last[1] == "Z"
+        and last[2] is not None
+        and text[-1:] == "Z"
+        and len(text) > 21
+        and text[19] == "."
+        and text.startswith(last[0])
+    ):
+        digits = text[20:-1]
+        if len(digits) <= 9 and digits.isdecimal():
+            ns = last[2] * 1_000_000_000 + int(digits) * _FRACTION_SCALE[len(digits)]
+            return ns if ns >= 0 else None
     n = len(text)
     if n < 20:
         return None
     zone_at = n - 1 if text[n - 1] == "Z" else n - 6
     head, zone = text[:19], text[zone_at:]
-    last = _last_second
     if last[0] == head and last[1] == zone:
         seconds = last[2]
     else:
@@ -688,7 +702,7 @@ def _json_value(arg: str | None) -> Getter:
                 return None
             return value if type(value) is str else _text(value)
 
-        return getter1
+        return mark_json_path(getter1, (t0,), None)
     return _json_pointer(tokens)
 
 
