@@ -184,3 +184,40 @@ def test_falco_k8s_audit_expectation(case: Case, tmp_path: Path) -> None:
             assert fired.get(RENAMED_RULES.get(rule, rule), 0) == count, rule
     if case.stderr_contains is not None:
         assert any(case.stderr_contains in w for w in warnings), warnings
+
+
+def test_compiled_index_steps_answer_as_the_walk_on_odd_events() -> None:
+    """The k8s audit index steps read JSON fields in place (compiled): on every trace event
+    and on reshaped ones (fields missing, null, of the wrong type, no auditID), the first
+    matching rule is the one the plain walk (timing mode) finds."""
+    ruleset = load_rules_files([K8SAUDIT_RULES / "k8s_audit_rules.yaml"])
+    fast = Engine(ruleset, {"k8s_audit": K8sAuditFields()}, hostname="h")
+    walk = Engine(ruleset, {"k8s_audit": K8sAuditFields()}, hostname="h", stats=True)
+    step = fast._fast["k8s_audit"][2]
+    assert step.__code__.co_filename == "<falco index step>"
+    events = [
+        event
+        for trace in sorted((TESTS / "trace_files" / "k8s_audit").glob("*.json"))
+        for _, event in read_audit_file(trace, warnings=[])
+    ]
+    assert len(events) > 50
+    reshaped: list[Any] = []
+    for event in events:
+        reshaped.append(event)
+        for key, value in (
+            ("objectRef", None), ("objectRef", ["x"]), ("verb", 7), ("user", "u"),
+            ("stage", None), ("auditID", None),
+        ):  # fmt: skip
+            changed = dict(event)
+            if key == "auditID":
+                changed.pop(key, None)
+            else:
+                changed[key] = value
+            reshaped.append(changed)
+    fired = 0
+    for event in reshaped:
+        got = [a.rule for a in fast.process("k8s_audit", event)]
+        assert got == [a.rule for a in walk.process("k8s_audit", event)], event
+        fired += bool(got)
+    assert fired > 20
+    assert fast.process("k8s_audit", ["not", "a", "mapping"]) == []

@@ -1736,6 +1736,41 @@ def compile_first_match(
     return first
 
 
+def compile_json_step(
+    path: tuple[tuple[str, ...], str | None],
+    getter: Callable[[object], Any],
+    pick: Callable[[Any, Any], Any],
+    default: Any,
+    fallback: Callable[[object], T | None],
+) -> Callable[[object], T | None]:
+    """One step of the engine's index on a JSON field (see fields.base.mark_json_path): the
+    field read in place, ``pick(value, default)`` chooses the next function, called with the
+    event; an event the read fails on goes to ``fallback``, as in ``Engine.process``."""
+    gen = _CodeGen({}, _NoFields())
+    read = gen.json_read(path, gen.name("g", getter))
+    choose, otherwise = gen.name("p", pick), gen.name("d", default)
+    error, rest = gen.name("x", Exception), gen.name("f", fallback)
+    body = (
+        f"    def _rule(_e):\n        try:\n            _n = {choose}({read}, {otherwise})\n"
+        f"        except {error}:\n            return {rest}(_e)\n        return _n(_e)\n"
+    )
+    source = f"def _make({', '.join(gen.values)}):\n{body}    return _rule\n"
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    # Safe: the source holds only names generated here, never text from a rule.
+    exec(compile(source, "<falco index step>", "exec"), namespace)  # noqa: S102
+    step: Callable[[object], T | None] = namespace["_make"](*gen.values.values())
+    return step
+
+
+class _NoFields:
+    """A registry for code that names no field (an index step's read is given whole)."""
+
+    source = ""
+
+    def resolve(self, name: str, arg: str | None) -> Any:
+        raise CompileError(f"no field {name} here")
+
+
 def compile_condition(
     expr: Expr,
     *,

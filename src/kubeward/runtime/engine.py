@@ -35,6 +35,7 @@ from kubeward.runtime.fields.base import (
     FieldRegistry,
     UnknownFieldError,
     dict_key_of,
+    json_path_of,
     render,
 )
 from kubeward.runtime.output_format import (
@@ -423,6 +424,12 @@ def _dispatcher(node: _Node | _Leaf) -> Callable[[object], _CompiledRule | None]
     default = _dispatcher(node.default)
     fallback = _dispatcher(node.rules)
     getter = node.getter
+    path = json_path_of(getter)
+    if path is not None:  # a JSON field (k8s audit): read in place, no getter call
+        try:
+            return cond.compile_json_step(path, getter, pick, default, fallback)
+        except Exception:  # the plain step below is always right
+            log.debug("cannot compile the step on %s", path, exc_info=True)
 
     def dispatch(event: object) -> _CompiledRule | None:
         try:
@@ -444,6 +451,8 @@ def _root(node: _Node | _Leaf) -> _Root:
     folded = _folded(node) if isinstance(node, _Node) else None
     if not isinstance(node, _Node) or folded is not None:
         return (_always, None, folded or _dispatcher(node), _no_match)
+    if json_path_of(node.getter) is not None:  # a compiled step reads it in place
+        return (_always, None, _dispatcher(node), _no_match)
     pick = {value: _dispatcher(child) for value, child in node.children.items()}.get
     return (node.getter, pick, _dispatcher(node.default), _dispatcher(node.rules))
 
