@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -111,12 +111,7 @@ def run(args: argparse.Namespace) -> int:
     registries = _registries(args)
     paths = [Path(p) for p in args.rules] or default_rules_files()
     ruleset = load_rules_files(paths)
-    if not args.quiet:
-        for message in ruleset.warnings:
-            _warn(_describe(message))
-    if ruleset.errors:
-        for message in ruleset.errors:
-            _error(_describe(message))
+    if not _reported(ruleset.warnings, ruleset.errors, args.quiet):
         return 2
     engine = Engine(
         ruleset,
@@ -131,12 +126,7 @@ def run(args: argparse.Namespace) -> int:
         late_after=LATE_AFTER_SECONDS if spec is not None and spec.kind in LIVE_SOURCES else None,
         suggested_output=True,
     )
-    if not args.quiet:
-        for message in engine.warnings:
-            _warn(_describe(message))
-    if engine.errors:
-        for message in engine.errors:
-            _error(_describe(message))
+    if not _reported(engine.warnings, engine.errors, args.quiet):
         return 2
     if args.list_rules:
         _list_rules(ruleset, engine, fmt)
@@ -192,6 +182,16 @@ def _syscall_registry() -> FieldRegistry | None:
         return None
     registry: FieldRegistry = factory()
     return registry
+
+
+def _reported(warnings: Sequence[LoadMessage], errors: Sequence[LoadMessage], quiet: bool) -> bool:
+    """Print load warnings (unless quiet) and errors; False when there are errors."""
+    if not quiet:
+        for message in warnings:
+            _warn(_describe(message))
+    for message in errors:
+        _error(_describe(message))
+    return not errors
 
 
 def _event_times(

@@ -1098,26 +1098,11 @@ class Engine:
                 node = step.rules
         candidates: _Leaf = node  # type: ignore[assignment]
         first = candidates.first
-        if self._timing:
-            matched = self._match_timed(candidates, event)
-        elif first is not None and not self._match_all:
+        if first is not None and not (self._timing or self._match_all):
             rule = first(event)
             matched = None if rule is None else [rule]
         else:
-            matched = None
-            for rule, check in candidates:
-                try:
-                    hit = check(event)
-                except Exception:
-                    rule.errors += 1
-                    continue
-                if hit:
-                    if matched is None:
-                        matched = [rule]
-                    else:
-                        matched.append(rule)
-                    if not self._match_all:
-                        break
+            matched = self._match_each(candidates, event)
         if self._late_ns is not None or matched is not None:
             if time_ns is None:
                 time_ns = self._event_time(self._time_of.get(source), event)
@@ -1128,20 +1113,24 @@ class Engine:
         assert time_ns is not None
         return self._alerts_for(matched, source, event, time_ns)
 
-    def _match_timed(
+    def _match_each(
         self, candidates: Sequence[_Candidate], event: object
     ) -> list[_CompiledRule] | None:
+        """The candidates one by one: every match with ``match_all``, each rule's cost with
+        ``stats`` (the fused functions answer only the first match, untimed)."""
+        timed = self._timing
         clock = time.perf_counter_ns
         matched: list[_CompiledRule] | None = None
         for rule, check in candidates:
-            rule.evaluations += 1
-            start = clock()
+            start = clock() if timed else 0
             try:
                 hit = check(event)
             except Exception:
                 hit = False
                 rule.errors += 1
-            rule.time_ns += clock() - start
+            if timed:
+                rule.evaluations += 1
+                rule.time_ns += clock() - start
             if hit:
                 if matched is None:
                     matched = [rule]

@@ -17,6 +17,7 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -71,11 +72,18 @@ def compile_safe(pattern: str, flags: int = 0) -> Any:
         raise UnsafePattern(f"regex refused: longer than {MAX_PATTERN} characters")
     if re.search(r"\\[1-9]|\(\?P=", pattern):
         raise UnsafePattern("regex refused: back-references")
+    return _compile_re2(pattern, not flags & re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _compile_re2(pattern: str, case_sensitive: bool) -> Any:
+    """One compiled pattern per (pattern, case): audits run the same greps on every node
+    file and every benchmark version."""
     import re2  # type: ignore[import-untyped]
 
     options = re2.Options()
     options.log_errors = False  # the error is reported once, as one line, below
-    options.case_sensitive = not flags & re.IGNORECASE
+    options.case_sensitive = case_sensitive
     try:
         return re2.compile(pattern, options)
     except (re2.error, ValueError, TypeError) as exc:
