@@ -28,6 +28,7 @@ from kubeward.runtime.fields.base import (
     Getter,
     MappedFieldRegistry,
     UnknownFieldError,
+    decoder_key,
     mark_json_path,
     render,
 )
@@ -64,11 +65,17 @@ def _text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+_AUDIT_ID: Final = decoder_key("auditID")
+_STAGE_TIMESTAMP: Final = decoder_key("stageTimestamp")
+"""Keys read from every event, as the decoder's own objects (see fields.base.decoder_key)."""
+
+
 def _path(keys: _Keys) -> Callable[[Any], Any]:
     """A getter for nested object keys; ``_MISSING`` when any step is absent or not an object.
 
     Absent keys are the common case (``subresource``, ``impersonatedUser``): objects are
     read with ``dict.get``, never through a raised KeyError, which costs ten times more."""
+    keys = tuple(decoder_key(k) for k in keys)
     if len(keys) == 1:
         (k0,) = keys
 
@@ -148,7 +155,7 @@ def _audit(getter: Callable[[Any], Any]) -> Getter:
     """The k8saudit plugin ignores any JSON without an ``auditID``."""
 
     def guarded(ev: object) -> Any:
-        if type(ev) is not dict or "auditID" not in ev:
+        if type(ev) is not dict or _AUDIT_ID not in ev:
             return None
         return getter(ev)
 
@@ -165,12 +172,14 @@ def _scalar(*keys: str) -> Callable[[str | None], Getter]:
     condition, so the one- and two-key paths (``verb``, ``user.username``, ``objectRef.*``)
     are single functions with the auditID guard inlined: no nested calls per extraction."""
 
+    keys = tuple(decoder_key(k) for k in keys)
+
     def factory(_arg: str | None) -> Getter:
         if len(keys) == 1:
             (k0,) = keys
 
             def getter1(ev: Any) -> str | None:
-                if type(ev) is not dict or "auditID" not in ev:
+                if type(ev) is not dict or _AUDIT_ID not in ev:
                     return None
                 value = ev.get(k0, _MISSING)
                 if value is _MISSING:
@@ -182,7 +191,7 @@ def _scalar(*keys: str) -> Callable[[str | None], Getter]:
             k0, k1 = keys
 
             def getter2(ev: Any) -> str | None:
-                if type(ev) is not dict or "auditID" not in ev:
+                if type(ev) is not dict or _AUDIT_ID not in ev:
                     return None
                 outer = ev.get(k0)
                 # No raised KeyError for an absent key (the common case): see _path.
@@ -195,7 +204,7 @@ def _scalar(*keys: str) -> Callable[[str | None], Getter]:
         get = _path(keys)
 
         def getter(ev: Any) -> str | None:
-            if type(ev) is not dict or "auditID" not in ev:
+            if type(ev) is not dict or _AUDIT_ID not in ev:
                 return None
             value = get(ev)
             if value is _MISSING:
@@ -610,7 +619,7 @@ def event_timestamp_ns(event: object) -> int | None:
     """The event's time as Falco assigns it: its ``stageTimestamp``."""
     if type(event) is not dict:
         return None
-    stamp = event.get("stageTimestamp")
+    stamp = event.get(_STAGE_TIMESTAMP)
     return parse_rfc3339_ns(stamp) if type(stamp) is str else None
 
 
@@ -623,7 +632,7 @@ def _rawtime(_arg: str | None) -> Getter:
     def getter(ev: object) -> str | None:
         if type(ev) is not dict:
             return None
-        stamp = ev.get("stageTimestamp")
+        stamp = ev.get(_STAGE_TIMESTAMP)
         if type(stamp) is not str:
             return None
         cached = last[0]

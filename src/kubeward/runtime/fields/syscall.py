@@ -36,6 +36,7 @@ from kubeward.runtime.fields.base import (
     MappedFieldRegistry,
     Multi,
     UnknownFieldError,
+    decoder_key,
     mark_dict_key,
     mark_stored_first,
 )
@@ -187,6 +188,8 @@ def _get(ev: Any, key: str) -> Any:
 
 
 def _key(key: str) -> Getter:
+    key = decoder_key(key)
+
     def getter(ev: Any) -> Any:
         try:
             return ev.get(key)
@@ -199,6 +202,7 @@ def _key(key: str) -> Getter:
 def _list_key(key: str) -> Getter:
     """A multi field's values: the list stored under ``key``, else absent (a single value
     where a list is due, as ``sysdig -p %proc.aname`` prints it, is not the list)."""
+    key = decoder_key(key)
 
     def getter(ev: Any) -> list[Any] | None:
         try:
@@ -212,6 +216,7 @@ def _list_key(key: str) -> Getter:
 
 def _keys(*keys: str) -> Getter:
     """The first of several spellings that is present (``evt.arg.flags`` / ``evt.arg[flags]``)."""
+    keys = tuple(decoder_key(k) for k in keys)
 
     def getter(ev: Any) -> Any:
         try:
@@ -228,6 +233,7 @@ def _keys(*keys: str) -> Getter:
 
 def _derived(key: str, derive: Derive) -> Getter:
     """The stored value, else one derived from other keys (never raising)."""
+    key = decoder_key(key)
 
     def getter(ev: Any) -> Any:
         try:
