@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kubeward.runtime.fields import Field, FieldRegistry, UnknownFieldError, render
-from kubeward.runtime.fields.k8s_audit import K8sAuditFields, parse_rfc3339_ns
+from kubeward.runtime.fields.k8s_audit import K8sAuditFields, parse_rfc3339_ns, rawtime_text
 
 FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
 PLUGIN_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
@@ -487,6 +487,36 @@ def test_stage_timestamps(text: str, expected: int | None) -> None:
     assert parse_rfc3339_ns(text) == expected
     parse_rfc3339_ns(text[:19] + "Z")
     assert parse_rfc3339_ns(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2018-10-26T14:26:34.242498Z", "1540563994242498000"),
+        ("2018-10-26T14:26:34.000000001Z", "1540563994000000001"),
+        ("2018-10-26T14:26:34.9Z", "1540563994900000000"),
+        ("2018-10-26T14:26:34Z", "1540563994000000000"),
+        ("2018-10-26T16:26:34.5+02:00", "1540563994500000000"),
+        ("1970-01-01T00:00:00.000454Z", "454000"),
+        ("1970-01-01T00:00:01.5Z", "1500000000"),
+        ("2018-10-26T14:26:34.1234567890Z", None),
+        ("2018-10-26T14:26:34.Z", None),
+        ("2018-10-26T14:26:34.1a2Z", None),
+        # an Arabic-Indic three: int() reads it, the text must still be ASCII digits
+        ("2018-10-26T14:26:34.\u0663Z", "1540563994300000000"),
+        ("2018-02-30T00:00:00.5Z", None),
+        ("2018-10-26T14:26:34.5z", None),
+    ],
+)
+def test_rawtime_text(text: str, expected: str | None) -> None:
+    """``jevt.rawtime``'s text, by concatenation when the second is the last one's: the
+    same as the nanoseconds' ``str`` in every case, before and after that second is seen."""
+    assert rawtime_text(text) == expected
+    for primer in (text[:19] + ".5Z", text[:19] + ".123456789Z", "1970-01-01T00:00:00.5Z"):
+        rawtime_text(primer)
+        assert rawtime_text(text) == expected
+        ns = parse_rfc3339_ns(text)
+        assert expected == (None if ns is None else str(ns))
 
 
 def test_render() -> None:

@@ -638,12 +638,35 @@ def _rawtime(_arg: str | None) -> Getter:
         cached = last[0]
         if cached[0] is stamp:
             return cached[1]
-        ns = parse_rfc3339_ns(stamp)
-        text = None if ns is None else str(ns)
+        text = rawtime_text(stamp)
         last[0] = (stamp, text)
         return text
 
     return getter
+
+
+def rawtime_text(stamp: str) -> str | None:
+    """``str(parse_rfc3339_ns(stamp))``, None when it does not parse, by concatenation for
+    the common stamp (UTC, a fraction, the same second as the last one): the seconds' digits
+    and the fraction's, padded to nine. Integer arithmetic and ``str`` of a 19-digit number
+    cost three times more, once per audit event."""
+    global _last_rawtime  # noqa: PLW0603 - a one-entry cache, replaced whole (thread-safe)
+    head, seconds = _last_rawtime
+    if stamp[-1:] == "Z" and stamp[:20] == head:
+        digits = stamp[20:-1]
+        if 0 < len(digits) <= 9 and digits.isascii() and digits.isdecimal():
+            return seconds + digits + _ZEROS[len(digits)]
+    ns = parse_rfc3339_ns(stamp)
+    if ns is None:
+        return None
+    text = str(ns)
+    if ns >= 1_000_000_000 and stamp[-1:] == "Z" and stamp[19:20] == ".":
+        _last_rawtime = (stamp[:20], text[:-9])
+    return text
+
+
+_last_rawtime: tuple[str, str] = ("\0", "")
+_ZEROS: Final = tuple("0" * (9 - k) for k in range(10))
 
 
 def _time(_arg: str | None) -> Getter:
