@@ -19,6 +19,7 @@ import binascii
 import ipaddress
 import re
 import string
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -1203,6 +1204,21 @@ _UNSET = object()
 """A fused function's not-yet-read field value (None is a value: the field is absent)."""
 
 
+_SHARED_SETS: weakref.WeakValueDictionary[frozenset[Any], frozenset[Any]] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _shared_set(value: frozenset[Any]) -> frozenset[Any]:
+    """One object per distinct set of constants across every compiled function: a list
+    such as ``shell_binaries`` is compiled into dozens of index leaves, and one copy keeps
+    the memory an event's rules touch small (a mixed stream runs many leaves in turn)."""
+    shared = _SHARED_SETS.get(value)
+    if shared is None:
+        _SHARED_SETS[value] = shared = value
+    return shared
+
+
 class _CodeGen:
     """Turns an expanded AST into the source of one function plus the objects it closes over.
 
@@ -1228,6 +1244,8 @@ class _CodeGen:
         self.counter += 1
         name = f"_{prefix}{self.counter}"
         if prefix != "t":
+            if type(value) is frozenset:
+                value = _shared_set(value)
             self.values[name] = value
         return name
 
