@@ -74,7 +74,7 @@ RULES_FILES = (
     FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules" / "k8s_audit_rules.yaml",
 )
 TRACE_DIR = FALCO / "falcosecurity-falco-tests" / "test" / "trace_files" / "k8s_audit"
-VERSION = 2  # bump when the generator changes: cached streams are then rebuilt
+VERSION = 3  # bump when the generator changes: cached streams are then rebuilt
 TARGETS = {"events_per_s": 200_000.0, "ratio": 0.5}
 BASE_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 
@@ -994,6 +994,7 @@ def generate(
     audit = AuditGenerator(rng, world)
     keep = rule_fields() if shape == "rules" else None
     counts: Counter[str] = Counter()
+    syscalls = 0
     attack_at = {}
     if suspicious:
         step = max(1, 1_000_000 // suspicious)
@@ -1020,6 +1021,9 @@ def generate(
                 else:
                     event = world.listen_event()
                 source = SYSCALL
+            if source == SYSCALL:
+                syscalls += 1
+                event["evt.num"] = syscalls  # as Sensor._emit numbers what it queues
             if keep is not None and source == SYSCALL:
                 event = {k: v for k, v in event.items() if k in keep}
             counts[source] += 1

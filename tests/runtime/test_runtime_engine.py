@@ -222,6 +222,29 @@ def test_known_values_are_decided_without_changing_answers(tmp_path: Path) -> No
     }
 
 
+def test_other_values_decide_memberships_false() -> None:
+    """Below "any other value" of an index step the field holds none of the values the
+    rules named (or is absent): a membership in some of them is false; a test an absent
+    value fails (``!=``, ``exists``) or one on other values is left to run."""
+    from kubeward.runtime.condition import parse_condition
+    from kubeward.runtime.engine import _decide
+
+    other = {("proc.name", None): frozenset({"sh", "bash", "cat"})}
+    cases = {
+        "proc.name in (sh, bash) or fd.name = /x": "fd.name = /x",
+        "proc.name = cat and fd.name = /x": False,
+        "not proc.name in (sh, cat) and fd.name = /x": "fd.name = /x",
+        "proc.name in (sh, zsh) or fd.name = /x": "proc.name in (sh, zsh) or fd.name = /x",
+        "proc.name != cat and fd.name = /x": "proc.name != cat and fd.name = /x",
+        "proc.name exists": "proc.name exists",
+        "proc.name startswith s": "proc.name startswith s",
+        "fd.name = /x or proc.name = sh": "fd.name = /x",
+    }
+    for text, expected in cases.items():
+        want = expected if isinstance(expected, bool) else parse_condition(expected)
+        assert _decide(parse_condition(text), other) == want, text
+
+
 def _holds(check: Any, event: object) -> bool:
     try:
         return bool(check(event))

@@ -544,7 +544,7 @@ class _IndexBuilder:
         self,
         entries: Sequence[_Entry],
         used: frozenset[_FieldKey] = frozenset(),
-        facts: tuple[tuple[_FieldKey, str], ...] = (),
+        facts: tuple[tuple[_FieldKey, _Fact], ...] = (),
     ) -> _Node | _Leaf:
         choice = self.choose(entries, used, not used) if len(used) < _INDEX_MAX_DEPTH else None
         if choice is None:
@@ -555,7 +555,10 @@ class _IndexBuilder:
         for value in sorted(values):
             subset = [e for e in entries if key not in e.constraints or value in e.constraints[key]]
             children[value] = self.build(subset, below, (*facts, (key, value)))
-        default = self.build([e for e in entries if key not in e.constraints], below, facts)
+        # Below "any other value" the field is known to hold none of the values named:
+        # ``proc.name in (shell_binaries)`` is false there (an excluded-values fact).
+        other = (*facts, (key, frozenset(values)))
+        default = self.build([e for e in entries if key not in e.constraints], below, other)
         return _Node(_walk_getter(self.getters[key]), children, default, self.leaf(entries, facts))
 
     def choose(
@@ -580,7 +583,7 @@ class _IndexBuilder:
                 best = (benefit, key, values)
         return None if best is None else (best[1], best[2])
 
-    def leaf(self, entries: Sequence[_Entry], facts: tuple[tuple[_FieldKey, str], ...]) -> _Leaf:
+    def leaf(self, entries: Sequence[_Entry], facts: tuple[tuple[_FieldKey, _Fact], ...]) -> _Leaf:
         out: list[_Candidate] = []
         exprs: list[cond.Expr | bool] = []
         for entry in entries:
@@ -620,12 +623,12 @@ class _IndexBuilder:
         return first
 
     @staticmethod
-    def memo(entry: _Entry, facts: tuple[tuple[_FieldKey, str], ...]) -> tuple[object, ...]:
+    def memo(entry: _Entry, facts: tuple[tuple[_FieldKey, _Fact], ...]) -> tuple[object, ...]:
         known = {k: v for k, v in facts if k in entry.fields}
         return (id(entry), tuple(sorted(known.items(), key=repr)))
 
     def predicate(
-        self, entry: _Entry, facts: tuple[tuple[_FieldKey, str], ...]
+        self, entry: _Entry, facts: tuple[tuple[_FieldKey, _Fact], ...]
     ) -> Callable[[object], bool] | None:
         """The rule's condition with the known values decided and its cheap tests first (see
         ``_cheap_first``); None when the known values make it false."""
@@ -767,7 +770,12 @@ def _compared_fields(expr: cond.Expr) -> frozenset[_FieldKey]:
     return frozenset(out)
 
 
-def _decide(expr: cond.Expr, known: Mapping[_FieldKey, str]) -> cond.Expr | bool:
+_Fact = str | frozenset[str]
+"""What the index knows of a field at one of its places: its value, or (below "any other
+value") the values it does not hold."""
+
+
+def _decide(expr: cond.Expr, known: Mapping[_FieldKey, _Fact]) -> cond.Expr | bool:
     """``expr`` (macros expanded) with every comparison of a field whose value is known
     replaced by its answer, then simplified; True or False when it always has that answer.
 
@@ -786,14 +794,22 @@ def _decide(expr: cond.Expr, known: Mapping[_FieldKey, str]) -> cond.Expr | bool
             return expr
         value = known[key]
         op, operand = expr.op, expr.value
-        if op == "exists":
-            return True
         if isinstance(operand, cond.ListLiteral):
             texts = [i if isinstance(i, str) else i.name for i in operand.items]
         elif isinstance(operand, str):
             texts = [operand]
         else:
-            return expr  # val(other field)
+            texts = None  # val(other field)
+        if isinstance(value, frozenset):
+            # The value (maybe absent) is none of these: a membership in them is false;
+            # nothing else is known (``!=`` and ``exists`` fail on an absent value).
+            if op in _INDEX_OPS and texts and value.issuperset(texts):
+                return False
+            return expr
+        if op == "exists":
+            return True
+        if texts is None:
+            return expr
         if op in _INDEX_OPS:
             return value in texts
         if len(texts) != 1:
