@@ -1404,13 +1404,17 @@ def main() -> None:
             ("events/s", r.pipeline_rate, TARGETS["events_per_s"]),
             ("x decode-only", r.ratio, TARGETS["ratio"]),
         ]
-        print(
-            f"targets ({r.shape} events): "
-            + "; ".join(
-                f"{name} {value:.3g} >= {goal:g} {'ok' if value >= goal else 'MISSED'}"
-                for name, value, goal in checks
-            )
+        line = f"targets ({r.shape} events): " + "; ".join(
+            f"{name} {value:.3g} >= {goal:g} {'ok' if value >= goal else 'MISSED'}"
+            for name, value, goal in checks
         )
+        if r.decode_rate < TARGETS["events_per_s"]:
+            # No engine can beat decoding its input: say so rather than leave a bare MISSED.
+            line += (
+                f" (decoding these {r.path.stat().st_size / r.events:.0f}-byte lines alone runs "
+                f"at {r.decode_rate:.3g} events/s: out of reach for any engine)"
+            )
+        print(line)
 
 
 if __name__ == "__main__":
