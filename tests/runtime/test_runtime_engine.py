@@ -300,6 +300,11 @@ def test_rules_of_a_source_without_fields_are_skipped_with_one_warning(tmp_path:
     assert engine.sources == frozenset({"syscall"})
     assert engine.process("k8s_audit", {"verb": "create"}) == []
     assert engine.stats().unknown_source == 1
+    assert [a.rule for a in engine.process("syscall", ev(name="cat"))] == ["syscall"]
+    assert engine.process("syscall", ev(name="dog")) == []
+    assert engine.process("syscall", "not an event") == []
+    stats = engine.stats()
+    assert (stats.events, stats.unknown_source, stats.alerts) == (4, 1, 1)
 
 
 def test_disabled_and_low_priority_rules_do_not_run(tmp_path: Path) -> None:

@@ -442,7 +442,8 @@ def _dispatcher(node: _Node | _Leaf) -> Callable[[object], _CompiledRule | None]
 
 
 _First = Callable[[object], "_CompiledRule | None"]
-_Root = tuple[Callable[[object], Any], Callable[[Any, _First], _First] | None, _First, _First]
+_Pick = Callable[[Any, _First], _First]
+_Root = tuple[Callable[[object], Any], _Pick | None, _First, _First]
 """A source's first index step for ``Engine.process``: (getter, pick, default, fallback);
 pick is None when the index is a single leaf (default is then its function)."""
 
@@ -497,6 +498,37 @@ def _one_by_one(leaf: _Leaf) -> Callable[[object], _CompiledRule | None]:
         return None
 
     return first
+
+
+def _no_events() -> int:
+    return 0
+
+
+def _root_key(getter: Callable[[object], Any]) -> str | None:
+    """The key of a root step that reads a plain dict key (``event[key]`` inline, no call:
+    an absent key raises and takes the fallback, as the itemgetter does)."""
+    if isinstance(getter, operator.itemgetter):
+        key = getter.__reduce__()[1][0]
+        if isinstance(key, str):
+            return key
+    return None
+
+
+def _root_function(
+    getter: Callable[[object], Any], pick: _Pick | None, chosen: _First, fallback: _First
+) -> _First:
+    """A root that is not a step on a plain key, as one function (see ``_root``)."""
+    if pick is None:
+        return chosen
+
+    def dispatch(event: object) -> _CompiledRule | None:
+        try:
+            step = pick(getter(event), chosen)
+        except Exception:
+            step = fallback
+        return step(event)
+
+    return dispatch
 
 
 def _always(_event: object) -> bool:
@@ -912,9 +944,11 @@ class Engine:
         # Per source, the whole index as nested calls answering the first matching rule,
         # used when nothing asks for more than that (all matches, timing, lateness).
         self._fast: dict[str, _Root] = {}
+        self._fast_events: Callable[[], int] = _no_events
         self._build(registries, event_time or {})
         if not (match_all or stats or late_after is not None):
             self._fast = {source: _root(node) for source, node in self._index.items()}
+            self.process = self._first_match_process()  # type: ignore[method-assign,assignment]
 
     @property
     def match_all(self) -> bool:
@@ -1080,25 +1114,62 @@ class Engine:
         """The sources that have at least one rule to run."""
         return frozenset(self._index)
 
+    def _first_match_process(self) -> Callable[[str, object, int | None], list[Alert]]:
+        """``process`` when only the first matching rule is wanted, untimed (the common
+        case): the index as compiled calls (``_root``) with its first step inline, and
+        what it needs in closure variables rather than attributes of the engine."""
+        keyed: dict[str, tuple[str, _Pick, _First, _First]] = {}
+        whole: dict[str, _First] = {}
+        for source, (getter, pick, chosen, fallback) in self._fast.items():
+            key = _root_key(getter)
+            if pick is not None and key is not None:
+                keyed[source] = (key, pick, chosen, fallback)
+            else:
+                whole[source] = _root_function(getter, pick, chosen, fallback)
+        walk = self._walk_index
+        alerts_for = self._alerts_for
+        event_time = self._event_time
+        time_of = self._time_of.get
+        events = 0
+
+        def count() -> int:
+            return events
+
+        self._fast_events = count
+
+        def process(source: str, event: Any, time_ns: int | None = None) -> list[Alert]:
+            nonlocal events
+            events += 1
+            root = keyed.get(source)
+            if root is not None:  # a step on a plain key first (evt.type): read inline
+                key, pick, chosen, fallback = root
+                try:
+                    chosen = pick(event[key], chosen)
+                except Exception:  # absent, unhashable, not a mapping: as the getter does
+                    chosen = fallback
+                rule = chosen(event)
+            else:
+                whole_index = whole.get(source)
+                if whole_index is None:  # no rule for it: counted as an unknown source
+                    return walk(source, event, time_ns)
+                rule = whole_index(event)
+            if rule is None:
+                return []
+            if time_ns is None:
+                time_ns = event_time(time_of(source), event)
+            return alerts_for((rule,), source, event, time_ns)
+
+        process.__doc__ = Engine.process.__doc__
+        return process
+
     def process(self, source: str, event: object, time_ns: int | None = None) -> list[Alert]:
         """The alerts for one event, in rule load order (only the first unless ``match_all``).
         Never raises for a bad event: a condition that fails on it counts as an error of
         that rule and as no match."""
         self._events += 1
-        fast = self._fast.get(source)
-        if fast is not None:  # first match, no timing: the index as compiled calls
-            getter, pick, chosen, fallback = fast  # the first step inline: a call less
-            if pick is not None:
-                try:
-                    chosen = pick(getter(event), chosen)
-                except Exception:
-                    chosen = fallback
-            rule = chosen(event)
-            if rule is None:
-                return []
-            if time_ns is None:
-                time_ns = self._event_time(self._time_of.get(source), event)
-            return self._alerts_for((rule,), source, event, time_ns)
+        return self._walk_index(source, event, time_ns)
+
+    def _walk_index(self, source: str, event: object, time_ns: int | None) -> list[Alert]:
         node = self._index.get(source)
         if node is None:
             self._unknown_source += 1
@@ -1228,7 +1299,7 @@ class Engine:
             for r in self._compiled
         )
         return EngineStats(
-            events=self._events,
+            events=self._events + self._fast_events(),
             dropped=self._dropped,
             late=self._late,
             unknown_source=self._unknown_source,
