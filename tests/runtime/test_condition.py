@@ -622,6 +622,15 @@ def test_list_expansion_is_capped() -> None:
         ("fd.name startswith /etc", {"fd.name": "/var/etc"}, False),
         ("fd.name endswith shadow", {"fd.name": "/etc/shadow"}, True),
         ("fd.name endswith shadow", {}, False),
+        # an absent or null value holds no text, not even the empty one
+        ("fd.name startswith /etc", {"fd.name": None}, False),
+        ("fd.name endswith shadow", {"fd.name": None}, False),
+        ("proc.cmdline contains -c", {"proc.cmdline": None}, False),
+        ("proc.cmdline contains ''", {}, False),
+        ("fd.name startswith ''", {}, False),
+        ("fd.name startswith ''", {"fd.name": ""}, True),
+        ("fd.name endswith ''", {"fd.name": None}, False),
+        ("fd.name endswith ''", {"fd.name": "x"}, True),
         # glob: fnmatch(3) without flags
         ("fd.name glob /etc/*", {"fd.name": "/etc/a/b"}, True),
         ("fd.name glob /etc/*", {"fd.name": "/etc"}, False),

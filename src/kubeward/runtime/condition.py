@@ -1476,6 +1476,20 @@ class _CodeGen:
                 raise CompileError(f"invalid regex '{const}': {exc}", lhs.label) from None
             return f"({guarded}{self.name('c', matcher)}({t}) is not None)"
         c = self.name("c", const)
+        if (
+            op in ("contains", "startswith", "endswith")
+            and lhs.type == "string"
+            and type(const) is str
+            and const
+        ):
+            # An absent value reads as "", which contains, starts and ends with no
+            # non-empty text: the same answers as testing for None first, in fewer steps
+            # (these tests run on most events). A falsy value of another type (0, false)
+            # then gives no match where it raised, which also gave none.
+            text = f"({get} or '')"  # a literal, like the operators: no text from a rule
+            if op == "contains":
+                return f"({c} in {text})"
+            return f"{text}.{op}({c})"
         if op == "!=":
             return f"({guarded}{t} != {c})"
         if op in _ORDER_OPS:
