@@ -12,7 +12,9 @@ version) a JSON-lines stream of 1,000,000 mixed events, one event per line frame
   ``listen`` 1%, from host processes and 48 pod containers (nginx, gunicorn, node, postgres,
   redis, java), each a dict keyed by Falco field names exactly as ``runtime/sources/sensor.py``
   builds it (the process block of ``_build_fields``, the event blocks of ``_emit_exec``,
-  ``_emit_open`` and ``_emit_connection``, the container block of ``sensor_container``);
+  ``_emit_open`` and ``_emit_connection``, the container block of ``sensor_container``, and
+  ``evt.num`` as ``_emit`` numbers events; tests/benchmarks/test_runtime_stream.py checks the
+  keys and their order against the live sensor's);
 - ``--suspicious-per-million`` (900) planted attacks that Falco's stable rules report: a
   terminal shell in a container, /etc/shadow read by cat, ``find / -name id_rsa``, ``nc -e``,
   execution from /dev/shm, from a memfd and from the container's upper layer, ``shred``, a
