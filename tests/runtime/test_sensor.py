@@ -10,11 +10,9 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,31 +30,9 @@ from kubeward.runtime.sources.sensor_netlink import (
 )
 from kubeward.runtime.sources.sensor_procfs import container_of_cgroup, exe_flags_text
 from kubeward.runtime.sources.sensor_procnet import parse_table
+from sensor_runs import ATTEMPTS, Event, cat_hostname, collect, connect_and_accept, first
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sensor needs root")
-
-Event = dict[str, Any]
-
-
-def collect(
-    sensor: Sensor, done: Callable[[list[Event]], bool], timeout: float = 15.0
-) -> list[Event]:
-    """Events until ``done`` says enough (the machine runs other processes: tests filter)."""
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not done(events):
-        item = sensor.poll(0.1)
-        if item is not None:
-            assert item[0] == "syscall"
-            events.append(item[1])
-    return events
-
-
-def first(events: list[Event], **want: Any) -> Event | None:
-    for event in events:
-        if all(event.get(k.replace("__", ".")) == v for k, v in want.items()):
-            return event
-    return None
 
 
 def open_fds() -> set[str]:
@@ -71,37 +47,10 @@ MY_NAME = Path("/proc/self/comm").read_text().strip()
 # ---------------------------------------------------------------------------------------------
 
 
-ATTEMPTS = 5
-"""``cat`` lives about a millisecond: now and then it has exited before its exec is read and
-its command line is lost (docs/runtime-sensor.md). A test retries a few times and then
-asserts exact values on a run where the sensor won the race."""
-
-
-def run_and_collect(sensor: Sensor, command: list[str]) -> tuple[int, list[Event]]:
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    child.wait()
-
-    def done(events: list[Event]) -> bool:
-        cat = first(events, evt__type="execve", proc__ppid=child.pid)
-        return (
-            cat is not None
-            and first(
-                events, evt__type="openat", proc__pid=cat["proc.pid"], fd__name="/etc/hostname"
-            )
-            is not None
-        )
-
-    return child.pid, collect(sensor, done)
-
-
 def test_exec_and_open_of_a_host_process() -> None:
     before = open_fds()
     with Sensor(enable={"exec", "file"}, resolve_containers=False) as sensor:
-        for _attempt in range(ATTEMPTS):
-            sh_pid, events = run_and_collect(sensor, ["/bin/sh", "-c", "cat /etc/hostname"])
-            cat = first(events, evt__type="execve", proc__ppid=sh_pid)
-            if cat is not None and cat["proc.cmdline"] == "cat /etc/hostname":
-                break
+        sh_pid, events = cat_hostname(sensor)
     assert open_fds() == before  # every netlink, fanotify and event descriptor closed
 
     sh = first(events, evt__type="execve", proc__pid=sh_pid)
@@ -170,37 +119,10 @@ def test_open_for_writing(tmp_path: Path) -> None:
 
 
 def test_connect_and_accept_seen_through_proc_net() -> None:
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    port = server.getsockname()[1]
-    accepted: list[socket.socket] = []
-    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
-    code = (
-        f"import socket, time; s = socket.create_connection(('127.0.0.1', {port})); time.sleep(3)"
-    )
-    try:
-        with Sensor(enable={"net"}, resolve_containers=False, net_interval=0.1) as sensor:
-            time.sleep(0.3)  # the first poll learns what already exists
-            client = subprocess.Popen([sys.executable, "-c", code])
-            try:
-                events = collect(
-                    sensor,
-                    lambda evs: (
-                        first(evs, evt__type="connect", fd__sport=port) is not None
-                        and first(evs, evt__type="accept", fd__sport=port) is not None
-                    ),
-                )
-            finally:
-                client.kill()
-                client.wait()
-    finally:
-        server.close()
-        for s in accepted:
-            s.close()
+    port, client_pid, events = connect_and_accept()
     connect = first(events, evt__type="connect", fd__sport=port)
     assert connect is not None
-    assert connect["proc.pid"] == client.pid
+    assert connect["proc.pid"] == client_pid
     assert connect["fd.sip"] == "127.0.0.1"
     assert connect["fd.l4proto"] == "tcp"
     assert connect["fd.type"] == "ipv4"
