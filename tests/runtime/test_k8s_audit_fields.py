@@ -512,9 +512,12 @@ def test_rawtime_text(text: str, expected: str | None) -> None:
     """``jevt.rawtime``'s text, by concatenation when the second is the last one's: the
     same as the nanoseconds' ``str`` in every case, before and after that second is seen."""
     assert rawtime_text(text) == expected
+    event = {"auditID": "a", "stageTimestamp": text}
+    assert value(event, "jevt.rawtime") == expected
     for primer in (text[:19] + ".5Z", text[:19] + ".123456789Z", "1970-01-01T00:00:00.5Z"):
         rawtime_text(primer)
         assert rawtime_text(text) == expected
+        assert value(event, "jevt.rawtime") == expected  # the getter's own fast path
         ns = parse_rfc3339_ns(text)
         assert expected == (None if ns is None else str(ns))
 
