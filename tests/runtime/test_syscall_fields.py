@@ -626,3 +626,25 @@ def test_the_rules_that_need_any_of_fields() -> None:
     assert ssh({**connect, "fd.sip": "192.168.1.5"}) is False  # RFC 1918: not outbound
     assert ssh({**connect, "fd.cip": "127.0.0.1", "fd.sip": "127.0.0.2"}) is False  # loopback
     assert ssh({**connect, "fd.cip": "0.0.0.0"}) is False  # fd.ip != "0.0.0.0" needs both
+
+
+def test_compiled_reads_use_the_decoders_key_objects() -> None:
+    """Field reads use the str objects orjson hands out for event keys (a dict lookup by the
+    identical object compares pointers); keys orjson does not cache stay equal copies."""
+    import orjson
+
+    from kubeward.runtime.fields.base import decoder_key, dict_key_of, json_path_of
+    from kubeward.runtime.fields.k8s_audit import K8sAuditFields
+    from kubeward.runtime.fields.syscall import SyscallFields
+
+    (decoded,) = orjson.loads(b'{"fd.name": "/etc/shadow"}')
+    assert decoder_key("fd.name") is decoded
+    assert dict_key_of(SyscallFields().resolve("fd.name", None).getter) is decoded
+    long_key = "k" * 100  # past orjson's 64-byte key cache: an equal object serves
+    assert decoder_key(long_key) == long_key
+    assert decoder_key("\ud800") == "\ud800"  # a lone surrogate orjson cannot write
+    event = orjson.loads(b'{"auditID": "a", "user": {"username": "bob"}}')
+    keys, guard = json_path_of(K8sAuditFields().resolve("ka.user.name", None).getter) or ((), None)
+    assert keys == ("user", "username") and guard == "auditID"
+    assert next(k for k in event if k == "user") is keys[0]
+    assert next(k for k in event if k == "auditID") is guard
