@@ -333,6 +333,87 @@ def test_audit_webhook_source_end_to_end(tmp_path: Path) -> None:
     assert err.rstrip().endswith("kubeward: stopped")
 
 
+def test_metrics_served_while_running() -> None:
+    """``--metrics``: the counters scraped while the webhook source runs, one alert in."""
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "kubeward", "runtime", "--rules", str(K8S_RULES),
+            "--source", "k8s-audit-webhook:127.0.0.1:0", "--metrics", "127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TZ": "UTC"},
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        webhook = proc.stderr.readline().split(" on ", 1)[1].strip()
+        banner = proc.stderr.readline()
+        assert banner.startswith("kubeward: metrics on http://127.0.0.1:")
+        metrics = banner.split(" on ", 1)[1].strip()
+        assert metrics.endswith("/metrics")
+        event = json.loads(PRIVILEGED.read_text())
+        body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event]})
+        request = urllib.request.Request(
+            webhook, data=body.encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        assert proc.stdout.readline() == f"14:09:12.581541000: Warning {PRIVILEGED_OUTPUT}\n"
+        with urllib.request.urlopen(metrics, timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        assert "kubeward_runtime_events_total 1.0" in lines
+        assert "kubeward_runtime_alerts_total 1.0" in lines
+        assert "kubeward_runtime_events_dropped_total 0.0" in lines
+        assert (
+            'kubeward_runtime_rule_matches_total{priority="Warning",'
+            'rule="Create Privileged Pod",source="k8s_audit"} 1.0'
+        ) in lines
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert err.rstrip().endswith("kubeward: stopped")
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("nonsense", "--metrics nonsense: the port must be a number up to 65535"),
+        (
+            "127.0.0.1:9100/x",
+            "--metrics 127.0.0.1:9100/x: expected [HOST]:PORT (the path is /metrics)",
+        ),
+        ("[::1]9100", "--metrics [::1]9100: expected [HOST]:PORT"),
+    ],
+)
+def test_metrics_address_errors(
+    capsys: pytest.CaptureFixture[str], address: str, message: str
+) -> None:
+    code, out, err = kubeward(
+        capsys, "--rules", str(K8S_RULES), "--source", f"k8s-audit:{PRIVILEGED}",
+        "--metrics", address,
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == f"kubeward: error: {message}\n"
+
+
+def test_metrics_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, out, err = kubeward(
+            capsys, "--rules", str(K8S_RULES), "--source", f"k8s-audit:{PRIVILEGED}",
+            "--metrics", f"127.0.0.1:{port}",
+        )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == f"kubeward: error: --metrics 127.0.0.1:{port}: Address already in use\n"
+
+
 def test_sysdig_json_with_default_rules(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     capture = tmp_path / "capture.jsonl"
     common = '"evt.dir":"<","container.id":"0123456789ab","user.name":"root"'

@@ -68,23 +68,38 @@ def parse_source(text: str) -> SourceSpec:
     raise UsageError(f"--source {text}: expected one of {', '.join(SOURCES)}")
 
 
-def parse_listen_address(text: str) -> tuple[str, int, str]:
+def parse_listen_address(
+    text: str, shown: str | None = None, form: str = "[HOST]:PORT[/PATH]"
+) -> tuple[str, int, str]:
     """`[HOST]:PORT[/PATH]` (IPv6 hosts in brackets) as (host, port, path); host defaults to
-    all IPv4 interfaces, path to Falco's /k8s-audit."""
+    all IPv4 interfaces, path to Falco's /k8s-audit. Errors name ``shown`` (the option as
+    given) and the expected ``form``."""
+    shown = shown or f"k8s-audit-webhook:{text}"
     address, slash, rest = text.partition("/")
     path = "/" + rest if slash else "/k8s-audit"
     if address.startswith("["):
         host, bracket, port_text = address[1:].partition("]")
         if not bracket or not port_text.startswith(":"):
-            raise UsageError(f"k8s-audit-webhook:{text}: expected [HOST]:PORT[/PATH]")
+            raise UsageError(f"{shown}: expected {form}")
         port_text = port_text[1:]
     elif ":" in address:
         host, _, port_text = address.rpartition(":")
     else:
         host, port_text = "", address
     if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise UsageError(f"k8s-audit-webhook:{text}: the port must be a number up to 65535")
+        raise UsageError(f"{shown}: the port must be a number up to 65535")
     return host or "0.0.0.0", int(port_text), path  # noqa: S104 - a webhook must be reachable
+
+
+def parse_metrics_address(text: str) -> tuple[str, int]:
+    """`--metrics [HOST]:PORT` (IPv6 hosts in brackets) as (host, port); the host defaults
+    to 127.0.0.1: counters of what a node runs are not for every network it is on."""
+    shown = f"--metrics {text}"
+    if "/" in text:
+        raise UsageError(f"{shown}: expected [HOST]:PORT (the path is /metrics)")
+    host, port, _path = parse_listen_address(text, shown, "[HOST]:PORT")
+    explicit = text.startswith("[") or text.rpartition(":")[0] != ""
+    return (host if explicit else "127.0.0.1"), port
 
 
 def default_rules_files() -> list[Path]:
@@ -100,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--min-priority: {exc}") from None
     spec = parse_source(args.source) if args.source else None
+    if args.metrics:
+        parse_metrics_address(args.metrics)  # a usage error before anything is opened
     if spec is None and not (args.list_rules or args.validate):
         raise UsageError("--source is required (or --list-rules, --validate)")
     if args.rate < 0 or args.max_burst < 1 or args.dedup_window < 0 or args.stats_interval < 0:
@@ -309,6 +326,29 @@ class _Stop(Exception):
 
 
 def _run_stream(engine: Engine, stream: EventStream, fmt: str, args: argparse.Namespace) -> int:
+    metrics = _serve_metrics(engine, stream, args) if args.metrics else None
+    try:
+        return _run_events(engine, stream, fmt, args)
+    finally:
+        if metrics is not None:
+            metrics.stop()
+
+
+def _serve_metrics(engine: Engine, stream: EventStream, args: argparse.Namespace) -> Any:
+    from kubeward.runtime.metrics import EngineCollector, MetricsServer
+
+    host, port = parse_metrics_address(args.metrics)
+    try:
+        server = MetricsServer(host, port, EngineCollector(engine, stream.dropped))
+    except OSError as exc:  # in use, not an address of this host, not allowed
+        stream.close()
+        raise UsageError(f"--metrics {args.metrics}: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(f"kubeward: metrics on {server.url}", file=sys.stderr, flush=True)
+    return server
+
+
+def _run_events(engine: Engine, stream: EventStream, fmt: str, args: argparse.Namespace) -> int:
     sinks = _open_sinks(fmt, args)
     reporter = _StatsReporter(engine, stream, args.stats_interval) if args.stats_interval else None
     previous = signal.getsignal(signal.SIGTERM)

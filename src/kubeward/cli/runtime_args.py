@@ -82,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also print a one-line JSON stats sample on stderr every SECONDS",
     )
     parser.add_argument(
+        "--metrics",
+        metavar="[HOST]:PORT",
+        help="serve Prometheus metrics (events, dropped and late events, alerts, matches per "
+        "rule, process CPU and memory) at http://HOST:PORT/metrics while running (HOST "
+        "defaults to 127.0.0.1; PORT 0 picks a free one)",
+    )
+    parser.add_argument(
         "--list-rules",
         action="store_true",
         help="list the loaded rules with their source, priority and status, then exit",
