@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -286,46 +287,47 @@ def test_webhook_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["output"] == out.rstrip("\n")
 
 
-def test_audit_webhook_source_end_to_end(tmp_path: Path) -> None:
-    env = {**os.environ, "TZ": "UTC"}
+@contextlib.contextmanager
+def webhook_runtime(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``kubeward runtime`` receiving audit events on a free port, with ``options``: the
+    process and its webhook URL; killed on the way out if still running."""
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "kubeward",
-            "runtime",
-            "--rules",
-            str(K8S_RULES),
-            "--source",
-            "k8s-audit-webhook:127.0.0.1:0",
-            "--stats",
+            sys.executable, "-m", "kubeward", "runtime", "--rules", str(K8S_RULES),
+            "--source", "k8s-audit-webhook:127.0.0.1:0", *options,
         ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TZ": "UTC"},
+    )  # fmt: skip
     try:
-        assert proc.stderr is not None
-        assert proc.stdout is not None
+        assert proc.stderr is not None and proc.stdout is not None
         banner = proc.stderr.readline()
         assert banner.startswith("kubeward: receiving audit events on http://127.0.0.1:")
-        url = banner.split(" on ", 1)[1].strip()
-        event = json.loads(PRIVILEGED.read_text())
-        body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event]})
-        request = urllib.request.Request(
-            url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-        line = proc.stdout.readline()
-        assert line == f"14:09:12.581541000: Warning {PRIVILEGED_OUTPUT}\n"
-        proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=20)
+        yield proc, banner.split(" on ", 1)[1].strip()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def post_privileged_pod(proc: subprocess.Popen[str], url: str) -> None:
+    """POST the privileged-pod audit event and read its alert line."""
+    event = json.loads(PRIVILEGED.read_text())
+    body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event]})
+    request = urllib.request.Request(
+        url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == f"14:09:12.581541000: Warning {PRIVILEGED_OUTPUT}\n"
+
+
+def test_audit_webhook_source_end_to_end() -> None:
+    with webhook_runtime("--stats") as (proc, url):
+        post_privileged_pod(proc, url)
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert rest == ""
     assert "Events processed: 1 in " in err
@@ -335,29 +337,13 @@ def test_audit_webhook_source_end_to_end(tmp_path: Path) -> None:
 
 def test_metrics_served_while_running() -> None:
     """``--metrics``: the counters scraped while the webhook source runs, one alert in."""
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "kubeward", "runtime", "--rules", str(K8S_RULES),
-            "--source", "k8s-audit-webhook:127.0.0.1:0", "--metrics", "127.0.0.1:0",
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TZ": "UTC"},
-    )  # fmt: skip
-    try:
-        assert proc.stderr is not None and proc.stdout is not None
-        webhook = proc.stderr.readline().split(" on ", 1)[1].strip()
+    with webhook_runtime("--metrics", "127.0.0.1:0") as (proc, url):
+        assert proc.stderr is not None
         banner = proc.stderr.readline()
         assert banner.startswith("kubeward: metrics on http://127.0.0.1:")
         metrics = banner.split(" on ", 1)[1].strip()
         assert metrics.endswith("/metrics")
-        event = json.loads(PRIVILEGED.read_text())
-        body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [event]})
-        request = urllib.request.Request(
-            webhook, data=body.encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-        assert proc.stdout.readline() == f"14:09:12.581541000: Warning {PRIVILEGED_OUTPUT}\n"
+        post_privileged_pod(proc, url)
         with urllib.request.urlopen(metrics, timeout=10) as response:
             lines = response.read().decode().splitlines()
         assert "kubeward_runtime_events_total 1.0" in lines
@@ -369,10 +355,6 @@ def test_metrics_served_while_running() -> None:
         ) in lines
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0
     assert err.rstrip().endswith("kubeward: stopped")
 
