@@ -518,24 +518,89 @@ def test_a_file_changed_since_the_scan_is_left_alone(tmp_path: Path) -> None:
     assert path.read_text() == text.replace("name: p", "name: q")
 
 
-def test_documents_ruamel_cannot_round_trip_or_with_anchors_are_skipped(tmp_path: Path) -> None:
+def test_documents_ruamel_cannot_round_trip_are_skipped(tmp_path: Path) -> None:
     text = (
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers: [&c {name: a}]\n"
-        "---\n"
         "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec: {}\n"
         "---\n"
         "apiVersion: v1\nkind: Pod\nmetadata: {name: c}\nmetadata: {name: c}\nspec: {}\n"
     )
     outcome, fixed = fix_file(tmp_path, text, [
-        (0, "T-1", FieldFix(("spec", "hostPID"), False)),
-        (1, "T-2", FieldFix(("spec", "hostPID"), False)),
-        (2, "T-3", FieldFix(("spec", "hostPID"), False)),
+        (0, "T-2", FieldFix(("spec", "hostPID"), False)),
+        (1, "T-3", FieldFix(("spec", "hostPID"), False)),
     ])  # fmt: skip
     assert [str(s) for s in outcome.skipped] == [
-        "m.yaml:1: T-1: not fixed: the document uses YAML anchors or merge keys",
-        'm.yaml:12: T-3: not fixed: ruamel.yaml cannot round-trip it: duplicate key "metadata"',
+        'm.yaml:6: T-3: not fixed: ruamel.yaml cannot round-trip it: duplicate key "metadata"',
     ]
     assert fixed == text.replace("name: b}\nspec: {}", "name: b}\nspec:\n  hostPID: false")
+
+
+ANCHORS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+x-app: &app {name: app, image: nginx:1.27}
+x-base: &base {image: nginx:1.27}
+x-pod-security: &pod-security {runAsUser: 0}
+spec:
+  template:
+    spec:
+      securityContext: *pod-security
+      volumes: &volumes [{name: data, emptyDir: {}}]
+      containers:
+      - *app
+      - <<: *base
+        name: side
+      - name: plain
+        image: busybox
+        volumeMounts: []
+"""
+
+
+def test_anchors_elsewhere_do_not_stop_a_fix(tmp_path: Path) -> None:
+    """A fix that changes no shared node applies; the document's anchors, aliases and
+    merge keys are written back as they were."""
+    containers = ("spec", "template", "spec", "containers")
+    outcome, fixed = fix_file(tmp_path, ANCHORS, [
+        (0, "T-1", FieldFix((*containers, 2, "securityContext", "privileged"), False)),
+        (0, "T-2", FieldFix(("spec", "template", "spec", "hostPID"), False)),
+    ])  # fmt: skip
+    assert (outcome.skipped, outcome.applied) == ([], {"T-1": 1, "T-2": 1})
+    assert fixed == ANCHORS.replace(
+        "        volumeMounts: []\n",
+        "        volumeMounts: []\n        securityContext:\n          privileged: false\n"
+        "      hostPID: false\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fix", "where"),
+    [
+        # an alias: the container is the anchored mapping itself
+        (FieldFix(("spec", "template", "spec", "containers", 0, "securityContext",
+                   "privileged"), False), ".spec.template.spec.containers[0]"),
+        # a merge key: the container takes its keys from another mapping
+        (FieldFix(("spec", "template", "spec", "containers", 1, "securityContext",
+                   "privileged"), False), ".spec.template.spec.containers[1]"),
+        # set inside an aliased value, or replace it, or delete it
+        (FieldFix(("spec", "template", "spec", "securityContext", "runAsNonRoot"), True),
+         ".spec.template.spec.securityContext"),
+        (FieldFix(("spec", "template", "spec", "securityContext"), {"runAsNonRoot": True}),
+         ".spec.template.spec.securityContext"),
+        (FieldFix(("spec", "template", "spec", "securityContext"), op="delete"),
+         ".spec.template.spec.securityContext"),
+        # add to an anchored list
+        (FieldFix(("spec", "template", "spec", "volumes"), {"name": "x"}, op="add"),
+         ".spec.template.spec.volumes"),
+    ],
+)  # fmt: skip
+def test_a_fix_that_would_change_a_shared_node_is_refused(
+    tmp_path: Path, fix: FieldFix, where: str
+) -> None:
+    outcome, fixed = fix_file(tmp_path, ANCHORS, [(0, "T-1", fix)])
+    assert [str(s) for s in outcome.skipped] == [
+        f"m.yaml:1: T-1: not fixed: {where} is shared through a YAML anchor or merge key"
+    ]
+    assert fixed == ANCHORS
 
 
 def test_the_file_mode_is_kept_and_no_temporary_file_is_left(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from kubeward.misconfig.engine import FieldFix, Violation
 from kubeward.misconfig.kubernetes.load import _MARKER, Loaded, decode_document, load_text
@@ -401,7 +401,6 @@ def _edit_yaml(source: str, first_line: int, located: list[tuple[_Target, int]])
         raise _Refused(f"not fixed: ruamel.yaml cannot round-trip it: {_one_line(exc)}") from None
     if not _is_mapping(root):
         raise _Refused("not fixed: the document is not a mapping")
-    _refuse_anchors(root)
     mapping, sequence, offset = _indentation(root)
     rt.indent(mapping=mapping, sequence=sequence, offset=offset)
     unchanged = _dump(rt, root)
@@ -495,22 +494,31 @@ def _is_mapping(node: Any) -> bool:
     return isinstance(node, CommentedMap)
 
 
-def _refuse_anchors(root: Any) -> None:
-    """Edits under an anchor or a merge key would change every place that shares it."""
-    from ruamel.yaml.comments import CommentedBase
+def _shared(node: Any) -> bool:
+    """Whether a round-trip node is anchored (the same object wherever an alias names it)
+    or takes keys from a merge key: an edit to it would change other places too."""
+    anchor = getattr(node, "anchor", None)
+    return bool(anchor is not None and anchor.value) or bool(getattr(node, "merge", None))
 
-    stack = [root]
+
+def _holds_shared(node: Any) -> bool:
+    """Whether ``node`` or anything below it is shared (see ``_shared``): replacing or
+    deleting it would take an anchor away from the aliases that name it."""
+    stack = [node]
     while stack:
-        node = stack.pop()
-        if not isinstance(node, CommentedBase):
-            continue
-        anchor = getattr(node, "anchor", None)
-        if (anchor is not None and anchor.value) or getattr(node, "merge", None):
-            raise _Refused("not fixed: the document uses YAML anchors or merge keys")
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+        item = stack.pop()
+        if _shared(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _refuse_shared(path: tuple[Any, ...], depth: int) -> NoReturn:
+    where = _dotted(path[:depth]) if depth else "the object"
+    raise _Refused(f"{where} is shared through a YAML anchor or merge key")
 
 
 def _object_node(root: Any, obj: K8sObject, first_line: int) -> Any:
@@ -801,6 +809,11 @@ def _apply(root: Any, fix: FieldFix, build: _Builder) -> bool:
         raise _Refused(f"unknown fix operation {fix.op!r}")
     if not path:
         raise _Refused("empty fix path")
+    # Anchors and merge keys elsewhere in the document are fine; an edit is refused only
+    # where it would change a node other places share (an anchored node is one object
+    # wherever an alias names it).
+    if _shared(root):
+        _refuse_shared(path, 0)
     node = root
     for depth, key in enumerate(path[:-1]):
         if isinstance(key, int):
@@ -820,6 +833,8 @@ def _apply(root: Any, fix: FieldFix, build: _Builder) -> bool:
                 build.opened(node)
             child = build.mapping()
             node[key] = child
+        elif _shared(child):
+            _refuse_shared(path, depth + 1)
         node = child
     last = path[-1]
     if isinstance(last, int):
@@ -830,11 +845,13 @@ def _apply(root: Any, fix: FieldFix, build: _Builder) -> bool:
         if not isinstance(node, dict):
             raise _Refused(f"{_dotted(path[:-1])} is not a mapping")
         exists = last in node
+    current = node[last] if exists else None
+    if fix.op != "add" and _holds_shared(current):  # replaced or deleted with its anchors
+        _refuse_shared(path, len(path))
     if fix.op == "delete":
         if exists:
             del node[last]
         return exists
-    current = node[last] if exists else None
     if fix.op == "set":
         if exists and _same(current, fix.value):
             return False
@@ -850,6 +867,8 @@ def _apply(root: Any, fix: FieldFix, build: _Builder) -> bool:
         return True
     if not isinstance(current, list):
         raise _Refused(f"{_dotted(path)} is not a list")
+    if _shared(current):
+        _refuse_shared(path, len(path))
     if any(_same(item, fix.value) for item in current):
         return False
     build.opened(current)
