@@ -18,15 +18,12 @@ from typing import ClassVar
 
 import pytest
 
+from falco_data import K8S_AUDIT_RULES_FILE as K8S_RULES
+from falco_data import K8S_AUDIT_TRACES as TRACES
 from kubeward.cli import main as cli
 from kubeward.cli.runtime import parse_listen_address, parse_source
 from kubeward.errors import UsageError
 
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-TRACES = FALCO / "falcosecurity-falco-tests" / "test" / "trace_files" / "k8s_audit"
-K8S_RULES = (
-    FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules" / "k8s_audit_rules.yaml"
-)
 PRIVILEGED = TRACES / "create_nginx_pod_privileged.json"
 
 PRIVILEGED_OUTPUT = (

@@ -30,6 +30,7 @@ import pytest
 
 import imagebuild as ib
 import peers_docker
+from falco_data import STABLE_RULES
 from kubeward.runtime.sources import sensor_procfs
 from kubeward.runtime.sources.sensor import Sensor
 from kubeward.runtime.sources.sensor_fanotify import (
@@ -40,16 +41,6 @@ from kubeward.runtime.sources.sensor_fanotify import (
 from kubeward.runtime.sources.sensor_procfs import ContainerRoot, ProcessTable, ProcInfo
 
 KUBEWARD = str(Path(sys.executable).with_name("kubeward"))
-STABLE_RULES = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "falco"
-    / "falcosecurity-rules"
-    / "rules"
-    / "falco_rules.yaml"
-)
 IMAGE = "kw-live/box:1"
 SHADOW_LINE = "root:*:19000:0:99999:7:::"
 PROGRAMS = {"bin/sh": "/usr/bin/dash", "bin/cat": "/usr/bin/cat", "bin/ls": "/usr/bin/ls"}

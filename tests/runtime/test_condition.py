@@ -15,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from falco_data import FALCO_RULES, K8S_AUDIT_RULES_FILE
 from kubeward.runtime.condition import (
     MAX_CONDITION_CHARS,
     MAX_PARSE_DEPTH,
@@ -39,11 +40,7 @@ from kubeward.runtime.condition import (
 )
 from kubeward.runtime.fields.base import Field, UnknownFieldError
 
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-RULE_FILES = [
-    *sorted((FALCO / "falcosecurity-rules" / "rules").glob("*.yaml")),
-    FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules" / "k8s_audit_rules.yaml",
-]
+RULE_FILES = [*sorted(FALCO_RULES.glob("*.yaml")), K8S_AUDIT_RULES_FILE]
 
 F = FieldRef
 I = Ident  # noqa: E741

@@ -9,6 +9,9 @@ from types import ModuleType
 
 import pytest
 
+from falco_data import FALCO_RULES as RULES
+from falco_data import FALCO_TESTS, needs_data
+from falco_data import K8SAUDIT_RULES as K8S_AUDIT_RULES
 from kubeward.runtime.condition import (
     And,
     Compare,
@@ -27,12 +30,6 @@ from kubeward.runtime.rules import LoadMessage, RulesError, Ruleset, load_rules_
 from scriptmod import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-FALCO = ROOT / ".." / "shared" / "data" / "falco"
-RULES = FALCO / "falcosecurity-rules" / "rules"
-FALCO_TESTS = FALCO / "falcosecurity-falco-tests" / "test"
-K8S_AUDIT_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
-
-needs_data = pytest.mark.skipif(not FALCO.is_dir(), reason="shared Falco data not present")
 
 
 def load(tmp_path: Path, text: str, **kwargs: object) -> Ruleset:

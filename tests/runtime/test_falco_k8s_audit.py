@@ -42,18 +42,17 @@ from typing import Any
 import pytest
 import yaml
 
+from falco_data import FALCO_RULES, K8SAUDIT_RULES
+from falco_data import FALCO_TESTS as TESTS
 from kubeward.runtime.engine import Engine
 from kubeward.runtime.fields.k8s_audit import K8sAuditFields, event_timestamp_ns
 from kubeward.runtime.rules import load_rules_files
 from kubeward.runtime.sources.k8s_audit import read_audit_file
 
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-TESTS = FALCO / "falcosecurity-falco-tests" / "test"
 SPEC = TESTS / "falco_k8s_audit_tests.yaml"
 
 FALCO_RULES_BUILD = "BUILD_DIR/falcosecurity-rules-falco-prefix/src/falcosecurity-rules-falco/"
 K8SAUDIT_RULES_BUILD = "BUILD_DIR/k8saudit-rules-prefix/src/k8saudit-rules/"
-K8SAUDIT_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
 
 RENAMED_RULES = {
     "K8s Role/Clusterrole Created": "K8s ClusterRole Created",
@@ -121,7 +120,7 @@ def map_rules_files(files: tuple[str, ...], tmp_path: Path) -> list[Path]:
     paths: list[Path] = []
     for file in files:
         if file.startswith(FALCO_RULES_BUILD):
-            paths.append(FALCO / "falcosecurity-rules" / "rules" / file[len(FALCO_RULES_BUILD) :])
+            paths.append(FALCO_RULES / file[len(FALCO_RULES_BUILD) :])
         elif file.startswith(K8SAUDIT_RULES_BUILD):
             paths.append(K8SAUDIT_RULES / file[len(K8SAUDIT_RULES_BUILD) :])
             shim = tmp_path / "old_list_names.yaml"
@@ -193,7 +192,8 @@ def test_compiled_index_steps_answer_as_the_walk_on_odd_events() -> None:
     ruleset = load_rules_files([K8SAUDIT_RULES / "k8s_audit_rules.yaml"])
     fast = Engine(ruleset, {"k8s_audit": K8sAuditFields()}, hostname="h")
     walk = Engine(ruleset, {"k8s_audit": K8sAuditFields()}, hostname="h", stats=True)
-    step = fast._fast["k8s_audit"][2]
+    step = fast._roots["k8s_audit"]
+    assert callable(step)
     assert step.__code__.co_filename == "<falco index step>"
     events = [
         event

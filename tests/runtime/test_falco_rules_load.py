@@ -10,22 +10,20 @@ from typing import Any
 
 import pytest
 
+from falco_data import FALCO_RULES as RULES
+from falco_data import K8S_AUDIT_RULES_FILE as K8S_AUDIT
+from falco_data import STABLE_RULES as STABLE
+from falco_data import needs_data
 from kubeward.runtime.engine import Engine
 from kubeward.runtime.fields.base import FieldRegistry
 from kubeward.runtime.fields.k8s_audit import K8sAuditFields
 from kubeward.runtime.fields.syscall import SyscallFields
 from kubeward.runtime.rules import LOAD_UNKNOWN_SOURCE, load_rules_files
 
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-RULES = FALCO / "falcosecurity-rules" / "rules"
-STABLE = RULES / "falco_rules.yaml"
 INCUBATING = RULES / "falco-incubating_rules.yaml"
 SANDBOX = RULES / "falco-sandbox_rules.yaml"
-K8S_AUDIT = (
-    FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules" / "k8s_audit_rules.yaml"
-)
 
-pytestmark = pytest.mark.skipif(not FALCO.is_dir(), reason="shared Falco data not present")
+pytestmark = needs_data
 
 SANDBOX_DISABLED_IN_FILE = 12
 """Sandbox rules the file itself ships with ``enabled: false``."""

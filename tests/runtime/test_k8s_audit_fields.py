@@ -9,13 +9,11 @@ import orjson
 import pytest
 import yaml
 
+from falco_data import FALCO_TESTS as TESTS
+from falco_data import K8S_AUDIT_TRACES as TRACES
+from falco_data import K8SAUDIT_RULES as PLUGIN_RULES
 from kubeward.runtime.fields import Field, FieldRegistry, UnknownFieldError, render
 from kubeward.runtime.fields.k8s_audit import K8sAuditFields, parse_rfc3339_ns, rawtime_text
-
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-PLUGIN_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
-TESTS = FALCO / "falcosecurity-falco-tests" / "test"
-TRACES = TESTS / "trace_files" / "k8s_audit"
 
 FIELD_TOKEN = re.compile(
     r"(?<![\w.%])%?((?:ka|jevt|json)\.[A-Za-z0-9_.]*[A-Za-z0-9_])(\[[^\]]*\])?"
@@ -517,7 +515,7 @@ def test_rawtime_text(text: str, expected: str | None) -> None:
     for primer in (text[:19] + ".5Z", text[:19] + ".123456789Z", "1970-01-01T00:00:00.5Z"):
         rawtime_text(primer)
         assert rawtime_text(text) == expected
-        assert value(event, "jevt.rawtime") == expected  # the getter's own fast path
+        assert value(event, "jevt.rawtime") == expected  # and through the field
         ns = parse_rfc3339_ns(text)
         assert expected == (None if ns is None else str(ns))
 

@@ -11,24 +11,13 @@ from typing import Any
 import orjson
 import pytest
 
+from falco_data import K8S_AUDIT_TRACES as TRACES
 from kubeward.runtime.sources.k8s_audit import (
     MAX_WARNINGS_PER_FILE,
     AuditWebhookServer,
     read_audit_file,
 )
 from tlscert import self_signed
-
-TRACES = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "falco"
-    / "falcosecurity-falco-tests"
-    / "test"
-    / "trace_files"
-    / "k8s_audit"
-)
 
 
 def trace_event(name: str) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from falco_data import FALCO_RULES as RULES
+from falco_data import K8SAUDIT_RULES as K8S_AUDIT_RULES
+from falco_data import needs_data
 from kubeward.runtime.engine import OutputFormat
 from kubeward.runtime.fields import FieldSpec, MappedFieldRegistry
 from kubeward.runtime.fields.base import FieldRegistry
@@ -22,12 +25,6 @@ from kubeward.runtime.output_format import (
     parse_output,
 )
 from kubeward.runtime.rules import LoadMessage, Ruleset, load_rules_files
-
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-RULES = FALCO / "falcosecurity-rules" / "rules"
-K8S_AUDIT_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
-
-needs_data = pytest.mark.skipif(not FALCO.is_dir(), reason="shared Falco data not present")
 
 
 def registry(*names: str, keyed: tuple[str, ...] = ()) -> MappedFieldRegistry:

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from falco_data import FALCO_RULES as RULES
+from falco_data import FALCO_TESTS, needs_data
+from falco_data import K8SAUDIT_RULES as K8S_AUDIT_RULES
 from kubeward.runtime import rules_read
 from kubeward.runtime.condition import compile_condition, parse_condition
 from kubeward.runtime.fields import FieldSpec, MappedFieldRegistry
@@ -24,13 +27,6 @@ from kubeward.runtime.rules import (
     load_rules_files,
     substitute_lists,
 )
-
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-FALCO_TESTS = FALCO / "falcosecurity-falco-tests" / "test"
-RULES = FALCO / "falcosecurity-rules" / "rules"
-K8S_AUDIT_RULES = FALCO / "falcosecurity-plugins" / "plugins" / "k8saudit" / "rules"
-
-needs_data = pytest.mark.skipif(not FALCO.is_dir(), reason="shared Falco data not present")
 
 NO_EVTTYPE = "Rule matches too many evt.type values. This has a significant performance penalty."
 APPEND_DEPRECATED = (

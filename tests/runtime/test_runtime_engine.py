@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from falco_data import STABLE_RULES
 from kubeward.runtime.engine import Engine, OutputFormat, OutputFormatError, parse_priority
 from kubeward.runtime.fields.base import FieldSpec, Getter, MappedFieldRegistry
 from kubeward.runtime.rules import Ruleset, load_rules_files
@@ -484,9 +485,6 @@ def test_packaged_syscall_rules() -> None:
     assert fired(**{"evt.type": "execve", "proc.name": "ls"}) == []
 
 
-FALCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "falco"
-
-
 def _syscall_events() -> list[dict[str, Any]]:
     """Events crossing the values Falco's stable rules index and decide on."""
     events = []
@@ -558,7 +556,7 @@ def _syscall_events() -> list[dict[str, Any]]:
 def test_falco_stable_rules_answer_as_their_conditions() -> None:
     from kubeward.runtime.fields.syscall import SyscallFields
 
-    ruleset = load_rules_files([FALCO / "falcosecurity-rules" / "rules" / "falco_rules.yaml"])
+    ruleset = load_rules_files([STABLE_RULES])
     engine = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h", match_all=True)
     conditions = {r.name: r.condition for r in engine._compiled}
     fired: set[str] = set()
@@ -585,7 +583,7 @@ def test_fused_candidates_answer_the_first_condition_that_holds() -> None:
     the first rule, in load order, whose own condition holds (none when none does)."""
     from kubeward.runtime.fields.syscall import SyscallFields
 
-    ruleset = load_rules_files([FALCO / "falcosecurity-rules" / "rules" / "falco_rules.yaml"])
+    ruleset = load_rules_files([STABLE_RULES])
     engine = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h")
     conditions = {r.name: r.condition for r in engine._compiled}
     answered = 0
@@ -603,7 +601,7 @@ def test_a_step_with_one_branch_folded_into_its_leaf_answers_the_same() -> None:
     another type, no type, or an event that is not a mapping answers as the walk does."""
     from kubeward.runtime.fields.syscall import SyscallFields
 
-    ruleset = load_rules_files([FALCO / "falcosecurity-rules" / "rules" / "falco_rules.yaml"])
+    ruleset = load_rules_files([STABLE_RULES])
     first = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h")
     walk = Engine(ruleset, {"syscall": SyscallFields()}, hostname="h", stats=True)
     opens = [e for e in _syscall_events() if e.get("evt.type") == "openat"]

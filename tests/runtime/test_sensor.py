@@ -98,6 +98,31 @@ def test_exec_and_open_of_a_host_process() -> None:
     assert opened["evt.num"] > cat["evt.num"]
 
 
+def test_fork_and_exit_of_a_host_process() -> None:
+    with Sensor(enable={"exec", "fork", "exit"}, resolve_containers=False) as sensor:
+        child = subprocess.Popen(["/bin/sh", "-c", "sleep 0.3; exit 3"])
+        child.wait()
+        events = collect(
+            sensor,
+            lambda evs: (
+                first(evs, evt__type="procexit", proc__pid=child.pid) is not None
+                and first(evs, evt__type="clone", evt__rawres=child.pid) is not None
+            ),
+        )
+    clone = first(events, evt__type="clone", evt__rawres=child.pid)
+    assert clone is not None
+    assert (clone["proc.pid"], clone["evt.res"], clone["evt.args"]) == (
+        os.getpid(),
+        "SUCCESS",
+        f"res={child.pid}",
+    )
+    exited = first(events, evt__type="procexit", proc__pid=child.pid)
+    assert exited is not None
+    assert exited["proc.name"] == "sh"
+    assert (exited["evt.arg.status"], exited["evt.arg.ret"], exited["evt.arg.sig"]) == (768, 3, 0)
+    assert exited["evt.args"] == "status=768"
+
+
 def test_open_for_writing(tmp_path: Path) -> None:
     target = tmp_path / "written.txt"
     # The writer lives a little, so that its exec is read before it is gone (the race of

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from falco_data import FALCO_RULES as RULES
 from kubeward.runtime.condition import (
     And,
     Compare,
@@ -33,15 +34,6 @@ from kubeward.runtime.fields.syscall import (
     open_flags_text,
 )
 
-RULES = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "falco"
-    / "falcosecurity-rules"
-    / "rules"
-)
 OUTPUT_FIELD = re.compile(r"%([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)+)(?:\[([^\]]*)\])?")
 
 fields = SyscallFields()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from falco_data import TRACE_FILES as TRACES
 from kubeward.runtime.condition import compile_condition, parse_condition
 from kubeward.runtime.fields.syscall import SyscallFields
 from kubeward.runtime.sources.sysdig_json import (
@@ -19,17 +20,6 @@ from kubeward.runtime.sources.sysdig_json import (
     read_sysdig_json,
     run_sysdig,
     sysdig_format,
-)
-
-TRACES = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "data"
-    / "falco"
-    / "falcosecurity-falco-tests"
-    / "test"
-    / "trace_files"
 )
 
 # sysdig -r cat_write.scap -j (the default fields)

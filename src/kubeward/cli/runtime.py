@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--min-priority: {exc}") from None
     spec = parse_source(args.source) if args.source else None
-    if args.metrics:
-        parse_metrics_address(args.metrics)  # a usage error before anything is opened
+    # A usage error before anything is opened.
+    metrics_at = parse_metrics_address(args.metrics) if args.metrics else None
     if spec is None and not (args.list_rules or args.validate):
         raise UsageError("--source is required (or --list-rules, --validate)")
     if args.rate < 0 or args.max_burst < 1 or args.dedup_window < 0 or args.stats_interval < 0:
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     stream = _open_source(spec, args, registries)
     if stream.source not in engine.sources and not args.quiet:
         _warn(f"no enabled rule uses the {stream.source} source: no alert can fire")
-    return _run_stream(engine, stream, fmt, args)
+    return _run_stream(engine, stream, fmt, args, metrics_at)
 
 
 LATE_AFTER_SECONDS = 10.0
@@ -325,8 +325,14 @@ class _Stop(Exception):
     """Raised in the main thread by SIGTERM, so a service manager's stop is a clean exit."""
 
 
-def _run_stream(engine: Engine, stream: EventStream, fmt: str, args: argparse.Namespace) -> int:
-    metrics = _serve_metrics(engine, stream, args) if args.metrics else None
+def _run_stream(
+    engine: Engine,
+    stream: EventStream,
+    fmt: str,
+    args: argparse.Namespace,
+    metrics_at: tuple[str, int] | None,
+) -> int:
+    metrics = None if metrics_at is None else _serve_metrics(engine, stream, args, *metrics_at)
     try:
         return _run_events(engine, stream, fmt, args)
     finally:
@@ -334,10 +340,11 @@ def _run_stream(engine: Engine, stream: EventStream, fmt: str, args: argparse.Na
             metrics.stop()
 
 
-def _serve_metrics(engine: Engine, stream: EventStream, args: argparse.Namespace) -> Any:
+def _serve_metrics(
+    engine: Engine, stream: EventStream, args: argparse.Namespace, host: str, port: int
+) -> Any:
     from kubeward.runtime.metrics import EngineCollector, MetricsServer
 
-    host, port = parse_metrics_address(args.metrics)
     try:
         server = MetricsServer(host, port, EngineCollector(engine, stream.dropped))
     except OSError as exc:  # in use, not an address of this host, not allowed

@@ -19,7 +19,6 @@ import binascii
 import ipaddress
 import re
 import string
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -438,31 +437,26 @@ class _Parser:
             self.depth -= 1
 
     def parse_num_value_or_transformer(self) -> str | FieldRef:
-        self.push()
-        try:
-            self.blank()
-            field = self.try_parse_transformer_or_val()
-            if field is not None:
-                return field
-            if self.lex_rgx(_RE_HEX_NUM) or self.lex_rgx(_RE_NUMBER):
-                return self.last
-            self.fail(
-                f"expected a number value or a field with a valid transformer: {_TRANSFORMERS_TEXT}"
-            )
-        finally:
-            self.depth -= 1
+        return self._value_or_transformer(
+            "number", lambda: self.lex_rgx(_RE_HEX_NUM) or self.lex_rgx(_RE_NUMBER)
+        )
 
     def parse_str_value_or_transformer(self) -> str | FieldRef:
+        return self._value_or_transformer(
+            "string", lambda: self.lex_quoted() or self.lex_rgx(_RE_BARE_STR)
+        )
+
+    def _value_or_transformer(self, kind: str, lex_value: Callable[[], bool]) -> str | FieldRef:
         self.push()
         try:
             self.blank()
             field = self.try_parse_transformer_or_val()
             if field is not None:
                 return field
-            if self.lex_quoted() or self.lex_rgx(_RE_BARE_STR):
+            if lex_value():
                 return self.last
             self.fail(
-                f"expected a string value or a field with a valid transformer: {_TRANSFORMERS_TEXT}"
+                f"expected a {kind} value or a field with a valid transformer: {_TRANSFORMERS_TEXT}"
             )
         finally:
             self.depth -= 1
@@ -1204,21 +1198,6 @@ _UNSET = object()
 """A fused function's not-yet-read field value (None is a value: the field is absent)."""
 
 
-_SHARED_SETS: weakref.WeakValueDictionary[frozenset[Any], frozenset[Any]] = (
-    weakref.WeakValueDictionary()
-)
-
-
-def _shared_set(value: frozenset[Any]) -> frozenset[Any]:
-    """One object per distinct set of constants across every compiled function: a list
-    such as ``shell_binaries`` is compiled into dozens of index leaves, and one copy keeps
-    the memory an event's rules touch small (a mixed stream runs many leaves in turn)."""
-    shared = _SHARED_SETS.get(value)
-    if shared is None:
-        _SHARED_SETS[value] = shared = value
-    return shared
-
-
 class _CodeGen:
     """Turns an expanded AST into the source of one function plus the objects it closes over.
 
@@ -1244,8 +1223,6 @@ class _CodeGen:
         self.counter += 1
         name = f"_{prefix}{self.counter}"
         if prefix != "t":
-            if type(value) is frozenset:
-                value = _shared_set(value)
             self.values[name] = value
         return name
 

@@ -443,19 +443,23 @@ def _dispatcher(node: _Node | _Leaf) -> Callable[[object], _CompiledRule | None]
 
 _First = Callable[[object], "_CompiledRule | None"]
 _Pick = Callable[[Any, _First], _First]
-_Root = tuple[Callable[[object], Any], _Pick | None, _First, _First]
-"""A source's first index step for ``Engine.process``: (getter, pick, default, fallback);
-pick is None when the index is a single leaf (default is then its function)."""
+_KeyedRoot = tuple[str, _Pick, _First, _First]
+"""A source's first index step on a plain dict key (``evt.type``), for ``process`` to take
+inline: (key, pick, default, fallback)."""
 
 
-def _root(node: _Node | _Leaf) -> _Root:
-    folded = _folded(node) if isinstance(node, _Node) else None
-    if not isinstance(node, _Node) or folded is not None:
-        return (_always, None, folded or _dispatcher(node), _no_match)
-    if json_path_of(node.getter) is not None:  # a compiled step reads it in place
-        return (_always, None, _dispatcher(node), _no_match)
+def _root(node: _Node | _Leaf) -> _KeyedRoot | _First:
+    """How ``process`` starts a source's index: a step on a plain key as its parts (read
+    inline: ``event[key]``, no call; an absent key raises and takes the fallback, as the
+    itemgetter does), any other index as one function (see ``_dispatcher``)."""
+    if not isinstance(node, _Node) or not isinstance(node.getter, operator.itemgetter):
+        return _dispatcher(node)
+    folded = _folded(node)
+    key = node.getter.__reduce__()[1][0]
+    if folded is not None or not isinstance(key, str):
+        return folded or _dispatcher(node)
     pick = {value: _dispatcher(child) for value, child in node.children.items()}.get
-    return (node.getter, pick, _dispatcher(node.default), _dispatcher(node.rules))
+    return (key, pick, _dispatcher(node.default), _dispatcher(node.rules))
 
 
 def _folded(node: _Node) -> Callable[[object], _CompiledRule | None] | None:
@@ -502,33 +506,6 @@ def _one_by_one(leaf: _Leaf) -> Callable[[object], _CompiledRule | None]:
 
 def _no_events() -> int:
     return 0
-
-
-def _root_key(getter: Callable[[object], Any]) -> str | None:
-    """The key of a root step that reads a plain dict key (``event[key]`` inline, no call:
-    an absent key raises and takes the fallback, as the itemgetter does)."""
-    if isinstance(getter, operator.itemgetter):
-        key = getter.__reduce__()[1][0]
-        if isinstance(key, str):
-            return key
-    return None
-
-
-def _root_function(
-    getter: Callable[[object], Any], pick: _Pick | None, chosen: _First, fallback: _First
-) -> _First:
-    """A root that is not a step on a plain key, as one function (see ``_root``)."""
-    if pick is None:
-        return chosen
-
-    def dispatch(event: object) -> _CompiledRule | None:
-        try:
-            step = pick(getter(event), chosen)
-        except Exception:
-            step = fallback
-        return step(event)
-
-    return dispatch
 
 
 def _always(_event: object) -> bool:
@@ -943,11 +920,11 @@ class Engine:
         self._getters: dict[str, dict[_FieldKey, Callable[[object], Any]]] = {}
         # Per source, the whole index as nested calls answering the first matching rule,
         # used when nothing asks for more than that (all matches, timing, lateness).
-        self._fast: dict[str, _Root] = {}
+        self._roots: dict[str, _KeyedRoot | _First] = {}
         self._fast_events: Callable[[], int] = _no_events
         self._build(registries, event_time or {})
         if not (match_all or stats or late_after is not None):
-            self._fast = {source: _root(node) for source, node in self._index.items()}
+            self._roots = {source: _root(node) for source, node in self._index.items()}
             self.process = self._first_match_process()  # type: ignore[method-assign,assignment]
 
     @property
@@ -1118,14 +1095,8 @@ class Engine:
         """``process`` when only the first matching rule is wanted, untimed (the common
         case): the index as compiled calls (``_root``) with its first step inline, and
         what it needs in closure variables rather than attributes of the engine."""
-        keyed: dict[str, tuple[str, _Pick, _First, _First]] = {}
-        whole: dict[str, _First] = {}
-        for source, (getter, pick, chosen, fallback) in self._fast.items():
-            key = _root_key(getter)
-            if pick is not None and key is not None:
-                keyed[source] = (key, pick, chosen, fallback)
-            else:
-                whole[source] = _root_function(getter, pick, chosen, fallback)
+        keyed = {s: root for s, root in self._roots.items() if isinstance(root, tuple)}
+        whole = {s: root for s, root in self._roots.items() if not isinstance(root, tuple)}
         walk = self._walk_index
         alerts_for = self._alerts_for
         event_time = self._event_time

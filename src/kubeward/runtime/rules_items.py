@@ -363,32 +363,27 @@ class ItemReader:
             expected.discard(key)
             return True
 
+        def update_of(keys: list[str], operation: str) -> RuleUpdate:
+            """The keys both operations take, in Falco's order (its first error wins)."""
+            update = RuleUpdate(name, ctx)
+            if wanted(keys, operation, "condition"):
+                update.cond = required_str(item, "condition", ctx)
+                if operation == "replace":
+                    update.cond_source = scalar_source(get_value(item, "condition"), self.lines)
+            if wanted(keys, operation, "exceptions"):
+                update.exceptions = self.read_exceptions(item, ctx, append=operation == "append")
+            if wanted(keys, operation, "output"):
+                update.output = required_str(item, "output", ctx)
+            if wanted(keys, operation, "desc"):
+                update.desc = required_str(item, "desc", ctx)
+            if wanted(keys, operation, "tags"):
+                update.tags = set(decode_seq(item, "tags", ctx, optional=True) or ())
+            return update
+
         if append:
-            update = RuleUpdate(name, ctx)
-            if wanted(append, "append", "condition"):
-                update.cond = required_str(item, "condition", ctx)
-            if wanted(append, "append", "exceptions"):
-                update.exceptions = self.read_exceptions(item, ctx, append=True)
-            if wanted(append, "append", "output"):
-                update.output = required_str(item, "output", ctx)
-            if wanted(append, "append", "desc"):
-                update.desc = required_str(item, "desc", ctx)
-            if wanted(append, "append", "tags"):
-                update.tags = set(decode_seq(item, "tags", ctx, optional=True) or ())
-            append_rule(self.state, update)
+            append_rule(self.state, update_of(append, "append"))
         if replace:
-            update = RuleUpdate(name, ctx)
-            if wanted(replace, "replace", "condition"):
-                update.cond = required_str(item, "condition", ctx)
-                update.cond_source = scalar_source(get_value(item, "condition"), self.lines)
-            if wanted(replace, "replace", "exceptions"):
-                update.exceptions = self.read_exceptions(item, ctx, append=False)
-            if wanted(replace, "replace", "output"):
-                update.output = required_str(item, "output", ctx)
-            if wanted(replace, "replace", "desc"):
-                update.desc = required_str(item, "desc", ctx)
-            if wanted(replace, "replace", "tags"):
-                update.tags = set(decode_seq(item, "tags", ctx, optional=True) or ())
+            update = update_of(replace, "replace")
             if wanted(replace, "replace", "priority"):
                 update.priority = _parse_priority(required_str(item, "priority", ctx), ctx)
             if wanted(replace, "replace", "enabled"):

@@ -187,6 +187,20 @@ def _get(ev: Any, key: str) -> Any:
         return None
 
 
+def _written_first(written: str, derive: Callable[[Any], str | None]) -> Getter:
+    """A field with an argument as text: stored under its written form when a source
+    extracted it (``proc.env[HOME]``, as sysdig prints it), else ``derive``d from the
+    whole field (``proc.env``)."""
+
+    def getter(ev: Any) -> str | None:
+        value = _get(ev, written)
+        if value is not None:
+            return str(value)
+        return derive(ev)
+
+    return getter
+
+
 def _key(key: str) -> Getter:
     key = decoder_key(key)
 
@@ -602,12 +616,8 @@ def _env_factory(arg: str | None) -> Getter:
     """``proc.env``: ``NAME=value NAME2=value2``; ``proc.env[NAME]`` one variable's value."""
     if arg is None:
         return _key("proc.env")
-    written = f"proc.env[{arg}]"
 
-    def getter(ev: Any) -> str | None:
-        value = _get(ev, written)
-        if value is not None:
-            return str(value)
+    def derive(ev: Any) -> str | None:
         env = _get(ev, "proc.env")
         if type(env) is not str:
             return None
@@ -617,7 +627,7 @@ def _env_factory(arg: str | None) -> Getter:
                 return item[len(prefix) :]
         return None
 
-    return getter
+    return _written_first(f"proc.env[{arg}]", derive)
 
 
 def _aenv_factory(arg: str | None) -> Getter:
@@ -625,13 +635,9 @@ def _aenv_factory(arg: str | None) -> Getter:
     value of NAME met walking up (20 levels at most, as libsinsp)."""
     if arg is None:
         return _list_key("proc.aenv")
-    written = f"proc.aenv[{arg}]"
     level = int(arg) if arg.isdigit() else None
 
-    def getter(ev: Any) -> str | None:
-        value = _get(ev, written)
-        if value is not None:
-            return str(value)
+    def derive(ev: Any) -> str | None:
         chain = _get(ev, "proc.aenv")
         if level == 0:
             return _get(ev, "proc.env")  # type: ignore[no-any-return]
@@ -646,7 +652,7 @@ def _aenv_factory(arg: str | None) -> Getter:
                     return item[len(prefix) :]
         return None
 
-    return getter
+    return _written_first(f"proc.aenv[{arg}]", derive)
 
 
 def _cgroup_factory(arg: str | None) -> Getter:
@@ -930,14 +936,10 @@ def _mount_factory(part: str) -> Factory:
 
     def factory(arg: str | None) -> Getter:
         assert arg is not None
-        written = f"{name}[{arg}]"
         index = int(arg) if arg.isdigit() else None
         match_on = 1 if part == "source" else 0
 
-        def getter(ev: Any) -> str | None:
-            value = _get(ev, written)
-            if value is not None:
-                return str(value)
+        def derive(ev: Any) -> str | None:
             mounts = _get(ev, "container.mount")
             if type(mounts) is not list:
                 return None
@@ -950,7 +952,7 @@ def _mount_factory(part: str) -> Factory:
                 return "none"
             return _mount_text(found) if position is None else found[position]
 
-        return getter
+        return _written_first(f"{name}[{arg}]", derive)
 
     return factory
 

@@ -543,12 +543,16 @@ class Sensor:
         )
         self._emit(ev)
 
+    def _emit_for(self, pid: int, event_fields: dict[str, Any]) -> None:
+        """An event of process ``pid``: its process fields, then ``event_fields`` (nothing
+        when the process is unknown and cannot be read)."""
+        fields = self._process_fields(pid)
+        if fields is not None:
+            self._emit({**fields, **event_fields})
+
     def _emit_fork(self, event: ProcEvent) -> None:
-        fields = self._process_fields(event.parent_tgid)
-        if fields is None:
-            return
-        ev = dict(fields)
-        ev.update(
+        self._emit_for(
+            event.parent_tgid,
             {
                 "evt.type": "clone",
                 "evt.dir": "<",
@@ -558,16 +562,12 @@ class Sensor:
                 "evt.res": "SUCCESS",
                 "evt.arg.res": str(event.tgid),
                 "evt.args": f"res={event.tgid}",
-            }
+            },
         )
-        self._emit(ev)
 
     def _emit_exit(self, event: ProcEvent) -> None:
-        fields = self._process_fields(event.tgid)
-        if fields is None:
-            return
-        ev = dict(fields)
-        ev.update(
+        self._emit_for(
+            event.tgid,
             {
                 "evt.type": "procexit",
                 "evt.dir": ">",
@@ -578,9 +578,8 @@ class Sensor:
                 "evt.arg.ret": event.exit_code >> 8,
                 "evt.arg.sig": event.exit_code & 0x7F,
                 "evt.args": f"status={event.exit_code}",
-            }
+            },
         )
-        self._emit(ev)
 
     # -- file events ------------------------------------------------------------------------
 
